@@ -1,0 +1,1 @@
+//! Clients for the Azure services the sidecars use

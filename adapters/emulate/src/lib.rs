@@ -1,0 +1,1 @@
+//! Local emulators of IMDS/THIM, AMD KDS, MAA and managed HSM

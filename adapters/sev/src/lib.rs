@@ -1,0 +1,1 @@
+//! SEV-SNP report sources: configfs-tsm, /dev/sev-guest, /dev/sev

@@ -1,0 +1,1 @@
+//! A software SEV-SNP platform for tests, demos and developers

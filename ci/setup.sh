@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Prepares a fresh machine for ci/test.sh: Rust targets and components, the nightly toolchain
+# and cargo-fuzz for fuzzing, and the system packages the tests use. Idempotent; quick when
+# everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "setup: $*"; }
+
+# --- Rust ---
+rustup component add clippy rustfmt llvm-tools >/dev/null 2>&1 || log "warning: rustup components"
+for t in thumbv7em-none-eabihf x86_64-unknown-none x86_64-unknown-linux-musl; do
+  rustup target list --installed | grep -qx "$t" || { log "adding target $t"; rustup target add "$t"; }
+done
+if ! rustup toolchain list | grep -q '^nightly'; then
+  log "installing nightly (for cargo-fuzz)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  log "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
+
+# --- system packages (apt) ---
+APT_PACKAGES=(${CI_APT_PACKAGES:-})
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+log "ready"

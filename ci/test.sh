@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The project's whole test run, as CI does it on a fresh machine (.ci/run calls this):
+# setup, format, lints, every test, the no_std / no-panic checks and a bounded fuzz run.
+# Ends with one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { echo; echo "=== $*"; }
+
+step setup
+ci/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+test_log=$(mktemp)
+cargo test --workspace --locked 2>&1 | tee "$test_log"
+tests=$(grep -oE 'test result: ok\. [0-9]+ passed' "$test_log" | awk '{s+=$4} END {print s+0}')
+rm -f "$test_log"
+
+step "no_std builds and no-panic link check"
+size_line=$(ci/nopanic.sh | tee /dev/stderr | tail -1)
+
+step "fuzz (bounded)"
+fuzz_line=$(ci/fuzz.sh | tee /dev/stderr | tail -1)
+
+elapsed=$(( $(date +%s) - start ))
+echo
+echo "SUMMARY: ok; $tests tests passed; $size_line; $fuzz_line; ${elapsed}s"

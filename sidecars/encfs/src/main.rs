@@ -1,0 +1,3 @@
+//! The encrypted filesystem sidecar
+
+fn main() {}

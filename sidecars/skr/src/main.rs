@@ -1,0 +1,3 @@
+//! The secure key release sidecar
+
+fn main() {}

@@ -1,0 +1,52 @@
+//! `snp-report`: read, print and check SEV-SNP attestation reports.
+//!
+//! ```text
+//! snp-report show FILE [--json] [--product milan|genoa|turin]
+//! ```
+//! FILE is a raw 1184-byte report, hex text (as `get-snp-report` prints), or an Azure vTPM HCL
+//! report; `-` reads standard input.
+
+use std::process::ExitCode;
+
+use csc_tools::args::Args;
+use csc_tools::exit::{self, Failure};
+use csc_tools::input::{parse_report, product_arg, read_input};
+use csc_tools::show;
+
+const USAGE: &str = "usage: snp-report show FILE [--json] [--product milan|genoa|turin]";
+
+fn show(args: &Args) -> Result<(), Failure> {
+    args.reject_unknown(&["json", "product"])?;
+    let [_, file] = args.positional() else {
+        return Err(Failure::usage(USAGE));
+    };
+    let product = product_arg(args.value("product"))?;
+    let bytes = read_input(file)?;
+    let mut scratch = Vec::new();
+    let parsed = parse_report(&bytes, &mut scratch, product)?;
+    if args.flag("json") {
+        println!("{}", show::json(&parsed)?);
+    } else {
+        print!("{}", show::human(&parsed));
+    }
+    Ok(())
+}
+
+fn run() -> Result<(), Failure> {
+    let args = Args::parse(std::env::args().skip(1), &["json", "help", "h"])?;
+    if args.flag("help") || args.flag("h") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    match args.positional().first().map(String::as_str) {
+        Some("show") => show(&args),
+        Some(other) => Err(Failure::usage(format!(
+            "unknown command {other:?}; {USAGE}"
+        ))),
+        None => Err(Failure::usage(USAGE)),
+    }
+}
+
+fn main() -> ExitCode {
+    exit::finish("snp-report", run())
+}
