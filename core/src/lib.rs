@@ -9,7 +9,7 @@
 //! - [`hcl`]: the Azure vTPM "HCL report" wrapper around an SNP report.
 //! - [`input`]: recognises raw, hex-text and HCL-wrapped reports.
 //! - [`runtime`]: the report_data / host_data conventions of the sidecars.
-//! - [`hex`], [`json`]: small, allocation-free codecs used throughout.
+//! - [`hex`], [`base64`], [`json`]: small, allocation-free codecs used throughout.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(
@@ -40,13 +40,23 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+pub mod base64;
+pub mod cert;
 pub mod error;
 pub mod hcl;
 pub mod hex;
 pub mod input;
 pub mod json;
+pub mod jwk;
+pub mod keywrap;
+pub mod pem;
+pub mod policy;
 pub mod report;
+pub mod rsa;
 pub mod runtime;
+pub mod secret;
+pub mod source;
+pub mod verify;
 
 pub use error::Error;
 pub use report::{Product, Report};

@@ -1,0 +1,1 @@
+//! aws-lc-rs RSA-OAEP decryption backend and ephemeral key generation. (Issue 4.)

@@ -1,0 +1,1 @@
+//! aws-lc-rs report-signature and RSA-PSS verification backend. (Issue 3.)

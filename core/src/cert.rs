@@ -1,0 +1,1 @@
+//! X.509 DER reading without allocation, with AMD's VCEK/VLEK extensions. (Issue 3.)

@@ -1,0 +1,1 @@
+//! JWK and JWK-set rendering into caller buffers. (Issue 4.)

@@ -1,0 +1,1 @@
+//! PEM decoding into caller buffers. (Issue 3.)

@@ -1,0 +1,1 @@
+//! RSA private-key operations: constant-time, blinded RSA-OAEP decryption with CRT. (Issue 4.)

@@ -1,0 +1,1 @@
+//! RSA public-key operations: RSASSA-PSS verification. (Issue 3.)

@@ -1,0 +1,1 @@
+//! Report signature, AMD certificate chain and report/certificate binding. (Issue 3.)
