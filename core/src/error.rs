@@ -21,6 +21,10 @@ pub enum Error {
     Json(JsonError),
     /// Input is none of the report formats this crate reads.
     Input(InputError),
+    /// DER could not be read.
+    Der(crate::der::DerError),
+    /// Base64 could not be decoded.
+    Base64(crate::base64::Base64Error),
 }
 
 /// Why a report could not be read.
@@ -183,6 +187,18 @@ macro_rules! from_sub {
 }
 from_sub!(ReportError => Report, HclError => Hcl, HexError => Hex, JsonError => Json, InputError => Input);
 
+impl From<crate::der::DerError> for Error {
+    fn from(e: crate::der::DerError) -> Self {
+        Error::Der(e)
+    }
+}
+
+impl From<crate::base64::Base64Error> for Error {
+    fn from(e: crate::base64::Base64Error) -> Self {
+        Error::Base64(e)
+    }
+}
+
 impl From<ReportError> for HclError {
     fn from(e: ReportError) -> Self {
         HclError::Report(e)
@@ -197,6 +213,8 @@ impl fmt::Display for Error {
             Error::Hex(e) => e.fmt(f),
             Error::Json(e) => e.fmt(f),
             Error::Input(e) => e.fmt(f),
+            Error::Der(e) => e.fmt(f),
+            Error::Base64(e) => e.fmt(f),
         }
     }
 }

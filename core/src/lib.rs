@@ -42,6 +42,7 @@ extern crate std;
 pub mod abi;
 pub mod base64;
 pub mod cert;
+pub mod der;
 pub mod error;
 pub mod hcl;
 pub mod hex;
