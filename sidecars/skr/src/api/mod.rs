@@ -1,0 +1,4 @@
+//! The HTTP API of upstream's skr: routes, request bodies, responses and error mapping.
+
+pub mod body;
+pub mod http;

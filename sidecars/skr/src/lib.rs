@@ -1,0 +1,8 @@
+//! The secure key release sidecar, as a library: `main.rs` only reads the configuration and
+//! calls [`run`]-style entry points; tests drive the same code without a process.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod secret;
+pub mod uvm;
