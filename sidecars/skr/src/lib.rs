@@ -4,5 +4,6 @@
 
 pub mod api;
 pub mod config;
+pub mod grpc;
 pub mod secret;
 pub mod uvm;
