@@ -5,5 +5,6 @@
 pub mod api;
 pub mod config;
 pub mod grpc;
+pub mod logging;
 pub mod secret;
 pub mod uvm;
