@@ -28,6 +28,8 @@ pub mod certtable;
 pub mod der;
 mod error;
 mod platform;
+#[cfg(feature = "tsmfs")]
+pub mod tsmfs;
 
 pub use cache::{CACHE_ENV_VAR, KeyCache};
 pub use error::SimError;
