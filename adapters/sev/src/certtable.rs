@@ -320,4 +320,40 @@ mod tests {
             let _ = parse(&good[..n]);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_without_panicking(bytes in proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..600)) {
+            if let Ok(t) = parse(&bytes) {
+                proptest::prop_assert!(t.extent() <= bytes.len());
+                for e in t.entries() {
+                    proptest::prop_assert!(e.data.len() <= bytes.len());
+                }
+                proptest::prop_assert_eq!(t.entries().count(), t.len());
+            }
+        }
+
+        #[test]
+        fn built_tables_round_trip(
+            certs in proptest::collection::vec(
+                (proptest::arbitrary::any::<[u8; 16]>(), proptest::collection::vec(proptest::arbitrary::any::<u8>(), 0..100)),
+                0..6,
+            ),
+            padding in 0usize..100,
+        ) {
+            // Entries with an all-zero GUID, offset and length would end the table early.
+            let certs: Vec<_> = certs.into_iter().map(|(mut g, d)| { g[0] |= 1; (g, d) }).collect();
+            let refs: Vec<([u8; 16], &[u8])> = certs.iter().map(|(g, d)| (*g, d.as_slice())).collect();
+            let mut bytes = table(&refs);
+            let used = if certs.is_empty() { 0 } else { bytes.len() };
+            bytes.resize(bytes.len() + padding, 0);
+            let t = parse(&bytes).unwrap();
+            proptest::prop_assert_eq!(t.len(), certs.len());
+            proptest::prop_assert_eq!(t.extent(), used);
+            for (e, (g, d)) in t.entries().zip(&certs) {
+                proptest::prop_assert_eq!(e.guid.0, *g);
+                proptest::prop_assert_eq!(e.data, d.as_slice());
+            }
+        }
+    }
 }

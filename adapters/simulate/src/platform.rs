@@ -220,6 +220,12 @@ impl Platform {
         // Validate again: fields are public and may have been changed after new().
         PlatformConfig::new(config.product, config.version)?;
         let dir = cache.subdir(&config.product.name().to_ascii_lowercase())?;
+        // Making RSA-4096 keys takes seconds: let one thread of this process make them while
+        // the others wait for the files, instead of all making their own and discarding them.
+        static MAKING_KEYS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let making = MAKING_KEYS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let rsa = |name: &str| -> Result<RsaKeyPair, SimError> {
             let pk8 = dir.get_or_create(name, || {
                 let key = RsaKeyPair::generate(KeySize::Rsa4096)
@@ -252,6 +258,8 @@ impl Platform {
                     what: "P-384 private key",
                 }
             })?;
+
+        drop(making);
 
         // A day in the past, so a verifier with a slightly slow clock accepts new certificates.
         let now = SystemTime::now()

@@ -470,3 +470,23 @@ fn futures_are_send() {
     assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 3);
     assert!(format!("{p:?}").contains("chip_id"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn any_request_gives_a_valid_binding_report(
+        data in proptest::arbitrary::any::<[u8; 64]>(),
+        vmpl in 0u32..=3,
+        which in 0usize..EVERY.len(),
+    ) {
+        let (product, version) = EVERY[which];
+        let p = platform(product, version);
+        let req = ReportRequest::new(data, Vmpl::new(vmpl).unwrap());
+        let bytes = p.report(&req).unwrap();
+        let r = Report::parse(&bytes).unwrap();
+        proptest::prop_assert_eq!(r.report_data(), &data);
+        proptest::prop_assert_eq!(r.vmpl(), vmpl);
+        proptest::prop_assert!(signature_valid(&bytes, p.chain().vcek));
+    }
+}
