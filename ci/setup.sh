@@ -22,7 +22,9 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 
 # --- system packages (apt) ---
-APT_PACKAGES=(${CI_APT_PACKAGES:-})
+# fuse3: the FUSE test filesystems (configfs-tsm stand-in); openssl: the CLI that checks the
+# simulated platform's certificate chain independently.
+APT_PACKAGES=(fuse3 openssl ${CI_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -33,4 +35,6 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The FUSE tests mount through /dev/fuse (as root, without libfuse).
+[[ -e /dev/fuse ]] || modprobe fuse 2>/dev/null || log "warning: /dev/fuse is missing; FUSE tests will fail"
 log "ready"

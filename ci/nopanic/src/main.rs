@@ -4,7 +4,10 @@
 
 use core::hint::black_box;
 
+use core::future::Future;
+
 use csc_core::report::{Report, json};
+use csc_core::source::{self, ReportRequest, ReportSource, Vmpl};
 
 // In its own section so that the size report counts only code and constants.
 #[unsafe(link_section = ".input")]
@@ -40,6 +43,71 @@ pub extern "C" fn csc_check(len: usize) -> usize {
         }
     }
     out ^= csc_core::runtime::report_data_for(input)[0] as usize;
+    out ^= fetch_from(input);
+    out
+}
+
+/// A report source that answers with the unpredictable input, for `source::fetch`.
+struct InputSource<'a>(&'a [u8]);
+
+#[derive(Debug)]
+struct Refused;
+impl core::fmt::Display for Refused {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("refused")
+    }
+}
+impl csc_core::source::SourceError for Refused {}
+
+impl ReportSource for InputSource<'_> {
+    type Error = Refused;
+    fn name(&self) -> &'static str {
+        "input"
+    }
+    async fn report(&self, _: &ReportRequest, out: &mut [u8; 1184]) -> Result<(), Refused> {
+        let src = self.0.get(..out.len()).ok_or(Refused)?;
+        out.copy_from_slice(src);
+        Ok(())
+    }
+    async fn extended_report(
+        &self,
+        request: &ReportRequest,
+        out: &mut [u8; 1184],
+        certs: &mut [u8],
+    ) -> Result<usize, Refused> {
+        self.report(request, out).await?;
+        let n = certs.len().min(self.0.len());
+        certs.get_mut(..n).ok_or(Refused)?.fill(0);
+        Ok(n)
+    }
+}
+
+/// Drives `source::fetch` and `fetch_extended` with a no-op waker (they complete in one poll).
+fn fetch_from(input: &[u8]) -> usize {
+    use core::task::{Context, Poll, Waker};
+    let source = InputSource(input);
+    let mut rd = [0u8; 64];
+    let n = rd.len().min(input.len());
+    if let (Some(d), Some(s)) = (rd.get_mut(..n), input.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    let vmpl = Vmpl::new(black_box(input.len() as u32) & 3).unwrap_or(Vmpl::ZERO);
+    let request = ReportRequest::new(rd, vmpl);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut out = 0usize;
+    let mut buf = [0u8; 1184];
+    let fut = core::pin::pin!(source::fetch(&source, &request, &mut buf));
+    if let Poll::Ready(Ok(r)) = fut.poll(&mut cx) {
+        out ^= r.vmpl() as usize;
+    }
+    let mut buf = [0u8; 1184];
+    let mut certs = [0u8; 32];
+    let fut = core::pin::pin!(source::fetch_extended(
+        &source, &request, &mut buf, &mut certs
+    ));
+    if let Poll::Ready(Ok((r, used))) = fut.poll(&mut cx) {
+        out ^= r.version() as usize ^ used;
+    }
     out
 }
 

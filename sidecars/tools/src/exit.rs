@@ -7,6 +7,8 @@ use std::process::ExitCode;
 pub const OK: u8 = 0;
 /// Usage or I/O error.
 pub const USAGE: u8 = 1;
+/// The platform could not produce a report (no device, refused by the kernel or firmware).
+pub const PLATFORM: u8 = 3;
 /// Malformed input (the bytes are not what they claim to be).
 pub const MALFORMED: u8 = 6;
 

@@ -4,5 +4,6 @@
 
 pub mod args;
 pub mod exit;
+pub mod fetch_cmd;
 pub mod input;
 pub mod show;

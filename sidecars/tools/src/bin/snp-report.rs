@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! snp-report show FILE [--json] [--product milan|genoa|turin]
+//! snp-report fetch [--report-data HEX] [--vmpl N] [--certs-out DIR] [--out FILE] [--hex] [--simulate]
 //! ```
 //! FILE is a raw 1184-byte report, hex text (as `get-snp-report` prints), or an Azure vTPM HCL
 //! report; `-` reads standard input.
@@ -33,13 +34,17 @@ fn show(args: &Args) -> Result<(), Failure> {
 }
 
 fn run() -> Result<(), Failure> {
-    let args = Args::parse(std::env::args().skip(1), &["json", "help", "h"])?;
+    let args = Args::parse(
+        std::env::args().skip(1),
+        &["json", "help", "h", "hex", "simulate"],
+    )?;
     if args.flag("help") || args.flag("h") {
-        println!("{USAGE}");
+        println!("{USAGE}\n{}", csc_tools::fetch_cmd::USAGE);
         return Ok(());
     }
     match args.positional().first().map(String::as_str) {
         Some("show") => show(&args),
+        Some("fetch") => csc_tools::fetch_cmd::fetch(&args),
         Some(other) => Err(Failure::usage(format!(
             "unknown command {other:?}; {USAGE}"
         ))),
