@@ -13,7 +13,7 @@ sysroot=$(rustc --print sysroot)
 size_tool=$(ls "$sysroot"/lib/rustlib/*/bin/llvm-size 2>/dev/null | head -1 || true)
 
 if [[ "${1:-}" == "--find" ]]; then
-  (cd ci/nopanic && CARGO_PROFILE_RELEASE_DEBUG=1 cargo rustc --release --target thumbv7em-none-eabihf \
+  (cd ci/nopanic && CARGO_PROFILE_RELEASE_DEBUG=1 cargo rustc --release --target-dir target --target thumbv7em-none-eabihf \
       --features find -- --emit=llvm-ir)
   python3 ci/find-panics.py ci/nopanic/target/thumbv7em-none-eabihf/release/deps/csc_nopanic-*.ll
   exit 0
@@ -23,7 +23,7 @@ for t in "${TARGETS[@]}"; do
   echo "== csc-core (no default features) for $t"
   cargo build -q -p csc-core --no-default-features --target "$t" --release
   echo "== no-panic link check for $t"
-  if ! (cd ci/nopanic && cargo build -q --release --target "$t"); then
+  if ! (cd ci/nopanic && cargo build -q --release --target-dir target --target "$t"); then
     echo "FAIL: a panic path survives in the core (run ci/nopanic.sh --find to see where)" >&2
     exit 1
   fi
