@@ -175,27 +175,39 @@ impl JwsVerifier {
         compact
             .verify_with_cert(alg, leaf)
             .map_err(|e| reject("release JWS signature", e))?;
+        self.verify_chain(&x5c, host, now)?;
+        Ok(compact.payload)
+    }
+
+    /// Checks an x5c chain (leaf first; every further element may serve as intermediate) to
+    /// the trusted roots at `now`, and that the leaf is valid for `host`. No revocation check.
+    pub fn verify_chain(
+        &self,
+        x5c: &[CertificateDer<'_>],
+        host: &str,
+        now: UnixTime,
+    ) -> Result<()> {
+        let reject = |d: String| Error::rejected(Service::KeyVault, "JWS x5c chain", d);
+        let Some((leaf, rest)) = x5c.split_first() else {
+            return Err(reject("empty chain".into()));
+        };
         let ee = webpki::EndEntityCert::try_from(leaf)
-            .map_err(|e| reject("JWS x5c chain", format!("leaf certificate: {e}")))?;
+            .map_err(|e| reject(format!("leaf certificate: {e}")))?;
         ee.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
             &self.roots,
-            &x5c[1..],
+            rest,
             now,
             webpki::KeyUsage::server_auth(),
             None,
             None,
         )
-        .map_err(|e| reject("JWS x5c chain", e.to_string()))?;
+        .map_err(|e| reject(e.to_string()))?;
         let name = ServerName::try_from(host)
-            .map_err(|_| reject("JWS x5c chain", format!("{host:?} is not a host name")))?;
-        ee.verify_is_valid_for_subject_name(&name).map_err(|e| {
-            reject(
-                "JWS x5c chain",
-                format!("leaf certificate is not valid for {host}: {e}"),
-            )
-        })?;
-        Ok(compact.payload)
+            .map_err(|_| reject(format!("{host:?} is not a host name")))?;
+        ee.verify_is_valid_for_subject_name(&name)
+            .map_err(|e| reject(format!("leaf certificate is not valid for {host}: {e}")))?;
+        Ok(())
     }
 }
 

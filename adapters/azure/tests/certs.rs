@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use csc_azure::certs::{CertFetcher, CertSource, CertState, KeyKind, ThimCerts};
 use csc_azure::Error;
+use csc_azure::certs::{CertFetcher, CertSource, CertState, KeyKind, ThimCerts};
 use csc_core::report::{Product, Report};
 use csc_emulate::{Fault, FaultRule, Target};
 
@@ -40,7 +40,9 @@ async fn milan_vcek_chain_by_chip_and_reported_tcb() {
     assert_eq!(csc_emulate::kds::pem_to_ders(chain.pem().as_bytes()), want);
     assert_eq!(emu.requests(Target::Kds), 2);
     // Cached: no further request.
-    f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap();
+    f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+        .await
+        .unwrap();
     assert_eq!(emu.requests(Target::Kds), 2);
 }
 
@@ -56,13 +58,27 @@ async fn turin_uses_8_byte_hwid_and_fmc_spl() {
         .await
         .unwrap();
     let vcek = csc_emulate::kds::pem_to_der(&common::vector("ms-tav/turin_vcek.pem")).unwrap();
-    assert_eq!(csc_emulate::kds::pem_to_der(chain.leaf_pem.as_bytes()).unwrap(), vcek);
+    assert_eq!(
+        csc_emulate::kds::pem_to_der(chain.leaf_pem.as_bytes()).unwrap(),
+        vcek
+    );
     // The raw VCEK call, and a TCB the KDS has no certificate for.
-    assert_eq!(f.vcek_der(Product::Turin, r.chip_id(), r.reported_tcb()).await.unwrap(), vcek);
+    assert_eq!(
+        f.vcek_der(Product::Turin, r.chip_id(), r.reported_tcb())
+            .await
+            .unwrap(),
+        vcek
+    );
     let other = csc_core::report::TcbVersion::new(r.reported_tcb().raw() + 1, r.tcb_layout());
-    let err = f.vcek_der(Product::Turin, r.chip_id(), other).await.unwrap_err();
+    let err = f
+        .vcek_der(Product::Turin, r.chip_id(), other)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(404));
-    assert!(err.to_string().contains("no VCEK for this chip and TCB"), "{err}");
+    assert!(
+        err.to_string().contains("no VCEK for this chip and TCB"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -71,8 +87,14 @@ async fn cert_chain_vlek_chain_and_crl() {
     let f = CertFetcher::new(common::http(&emu), amd(&emu));
     let turin = f.cert_chain(Product::Turin, KeyKind::Vlek).await.unwrap();
     assert_eq!(turin.matches("BEGIN CERTIFICATE").count(), 2);
-    assert_eq!(f.crl(Product::Milan, KeyKind::Vcek).await.unwrap(), b"0\x03\x02\x01\x00");
-    let err = f.cert_chain(Product::Genoa, KeyKind::Vcek).await.unwrap_err();
+    assert_eq!(
+        f.crl(Product::Milan, KeyKind::Vcek).await.unwrap(),
+        b"0\x03\x02\x01\x00"
+    );
+    let err = f
+        .cert_chain(Product::Genoa, KeyKind::Vcek)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(404));
 }
 
@@ -83,10 +105,16 @@ async fn disk_cache_serves_a_restarted_fetcher() {
     let bytes = milan_report();
     let r = Report::parse_with_product(&bytes, Some(Product::Milan)).unwrap();
     let a = CertFetcher::new(common::http(&emu), amd(&emu)).with_disk_cache(dir.path());
-    let first = a.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap();
+    let first = a
+        .vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+        .await
+        .unwrap();
     let seen = emu.requests(Target::Kds);
     let b = CertFetcher::new(common::http(&emu), amd(&emu)).with_disk_cache(dir.path());
-    let again = b.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap();
+    let again = b
+        .vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+        .await
+        .unwrap();
     assert_eq!(first, again);
     assert_eq!(emu.requests(Target::Kds), seen);
 }
@@ -117,7 +145,10 @@ async fn thim_and_azcache() {
     );
     let bytes = milan_report();
     let r = Report::parse_with_product(&bytes, Some(Product::Milan)).unwrap();
-    let c = az.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap();
+    let c = az
+        .vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+        .await
+        .unwrap();
     assert_eq!(c.pem().matches("BEGIN CERTIFICATE").count(), 3);
     assert_eq!(emu.requests(Target::Kds), 1);
 }
@@ -128,14 +159,27 @@ async fn kds_429_sets_a_cool_down_instead_of_hammering() {
     let f = CertFetcher::new(common::http(&emu), amd(&emu));
     let bytes = milan_report();
     let r = Report::parse_with_product(&bytes, Some(Product::Milan)).unwrap();
-    emu.set_fault(Target::Kds, FaultRule::always(Fault::TooManyRequests { retry_after_secs: 30 }));
-    let err = f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap_err();
+    emu.set_fault(
+        Target::Kds,
+        FaultRule::always(Fault::TooManyRequests {
+            retry_after_secs: 30,
+        }),
+    );
+    let err = f
+        .vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::RateLimited { .. }), "{err}");
     assert_eq!(emu.requests(Target::Kds), 1);
     // Further calls within the cool-down send nothing at all.
     for _ in 0..5 {
-        let err = f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap_err();
-        assert!(matches!(err, Error::RateLimited { retry_after, .. } if retry_after <= Duration::from_secs(30)));
+        let err = f
+            .vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::RateLimited { retry_after, .. } if retry_after <= Duration::from_secs(30))
+        );
     }
     assert_eq!(emu.requests(Target::Kds), 1);
 }
@@ -146,14 +190,31 @@ async fn kds_short_429_and_5xx_recover() {
     let f = CertFetcher::new(common::http(&emu), amd(&emu));
     let bytes = milan_report();
     let r = Report::parse_with_product(&bytes, Some(Product::Milan)).unwrap();
-    emu.set_fault(Target::Kds, FaultRule::times(Fault::TooManyRequests { retry_after_secs: 0 }, 1));
-    f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap();
+    emu.set_fault(
+        Target::Kds,
+        FaultRule::times(
+            Fault::TooManyRequests {
+                retry_after_secs: 0,
+            },
+            1,
+        ),
+    );
+    f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+        .await
+        .unwrap();
     let f = CertFetcher::new(common::http(&emu), amd(&emu));
-    emu.set_fault(Target::Kds, FaultRule::times(Fault::Status { status: 503 }, 2));
-    f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap();
+    emu.set_fault(
+        Target::Kds,
+        FaultRule::times(Fault::Status { status: 503 }, 2),
+    );
+    f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+        .await
+        .unwrap();
     let f = CertFetcher::new(common::http(&emu), amd(&emu));
     emu.set_fault(Target::Kds, FaultRule::times(Fault::Truncate, 1));
-    f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb()).await.unwrap();
+    f.vcek_chain(Product::Milan, r.chip_id(), r.reported_tcb())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -164,7 +225,10 @@ async fn tcb_state_uses_initial_certs_then_refreshes_from_kds() {
 
     // Same TCB as the report: the platform's certificates, no network.
     let state = CertState::new(fetcher.clone(), Some(&thim), Product::Milan).unwrap();
-    let c = state.collateral(milan_report(), || async { unreachable!() }).await.unwrap();
+    let c = state
+        .collateral(milan_report(), || async { unreachable!() })
+        .await
+        .unwrap();
     assert_eq!(c.chain.tcb, 0x7308000000000003);
     assert_eq!(emu.requests(Target::Kds), 0);
 
@@ -174,7 +238,10 @@ async fn tcb_state_uses_initial_certs_then_refreshes_from_kds() {
         ..thim.clone()
     };
     let state = CertState::new(fetcher.clone(), Some(&old), Product::Milan).unwrap();
-    let c = state.collateral(milan_report(), || async { unreachable!() }).await.unwrap();
+    let c = state
+        .collateral(milan_report(), || async { unreachable!() })
+        .await
+        .unwrap();
     assert_eq!(c.chain.tcb, 0x7308000000000003);
     assert_eq!(state.current_tcb(), Some(0x7308000000000003));
     assert_eq!(emu.requests(Target::Kds), 2);

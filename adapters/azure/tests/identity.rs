@@ -70,7 +70,8 @@ async fn concurrent_callers_share_one_fetch() {
 
 #[tokio::test]
 async fn workload_identity_exchanges_the_federated_token() {
-    let emu = common::emulator_with(|c| c.federated_token = Some("projected-sa-token".into())).await;
+    let emu =
+        common::emulator_with(|c| c.federated_token = Some("projected-sa-token".into())).await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, "projected-sa-token\n").unwrap();
@@ -97,7 +98,10 @@ async fn workload_identity_exchanges_the_federated_token() {
     let err = p.token("https://vault.azure.net").await.unwrap_err();
     assert_eq!(err.status(), Some(401));
     let text = err.to_string();
-    assert!(text.contains("Entra ID") && text.contains("AADSTS700211"), "{text}");
+    assert!(
+        text.contains("Entra ID") && text.contains("AADSTS700211"),
+        "{text}"
+    );
     assert!(!text.contains("stale"), "assertion leaked: {text}");
 }
 
@@ -114,25 +118,47 @@ async fn missing_token_file_is_a_clear_error() {
         .token("https://vault.azure.net")
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("federated token file /nonexistent/token"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("federated token file /nonexistent/token"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn server_errors_are_retried_a_bounded_number_of_times() {
     let emu = common::emulator().await;
     let p = TokenProvider::new(common::http(&emu), imds(&emu, None));
-    emu.set_fault(Target::Imds, FaultRule::times(Fault::Status { status: 503 }, 2));
+    emu.set_fault(
+        Target::Imds,
+        FaultRule::times(Fault::Status { status: 503 }, 2),
+    );
     p.token("https://vault.azure.net").await.unwrap();
     assert_eq!(emu.requests(Target::Imds), 3);
 
-    emu.set_fault(Target::Imds, FaultRule::always(Fault::Status { status: 500 }));
+    emu.set_fault(
+        Target::Imds,
+        FaultRule::always(Fault::Status { status: 500 }),
+    );
     let err = p.token("https://other").await.unwrap_err();
     match &err {
-        Error::Status { service, status, attempts, message, url, .. } => {
+        Error::Status {
+            service,
+            status,
+            attempts,
+            message,
+            url,
+            ..
+        } => {
             assert_eq!(*service, Service::Imds);
             assert_eq!(*status, 500);
             assert_eq!(*attempts, 3);
-            assert!(message.as_deref().unwrap().contains("injected server error"));
+            assert!(
+                message
+                    .as_deref()
+                    .unwrap()
+                    .contains("injected server error")
+            );
             assert!(url.contains("/metadata/identity/oauth2/token"));
         }
         other => panic!("unexpected {other}"),
@@ -144,17 +170,33 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
 async fn retry_after_is_honoured_and_a_long_one_fails_fast() {
     let emu = common::emulator().await;
     let p = TokenProvider::new(common::http(&emu), imds(&emu, None));
-    emu.set_fault(Target::Imds, FaultRule::times(Fault::TooManyRequests { retry_after_secs: 1 }, 1));
+    emu.set_fault(
+        Target::Imds,
+        FaultRule::times(
+            Fault::TooManyRequests {
+                retry_after_secs: 1,
+            },
+            1,
+        ),
+    );
     let t0 = Instant::now();
     p.token("https://vault.azure.net").await.unwrap();
     assert!(t0.elapsed() >= Duration::from_secs(1));
     assert_eq!(emu.requests(Target::Imds), 2);
 
-    emu.set_fault(Target::Imds, FaultRule::always(Fault::TooManyRequests { retry_after_secs: 600 }));
+    emu.set_fault(
+        Target::Imds,
+        FaultRule::always(Fault::TooManyRequests {
+            retry_after_secs: 600,
+        }),
+    );
     let t0 = Instant::now();
     let err = p.token("https://other").await.unwrap_err();
     assert!(t0.elapsed() < Duration::from_secs(2));
-    assert!(matches!(err, Error::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(600)), "{err}");
+    assert!(
+        matches!(err, Error::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(600)),
+        "{err}"
+    );
     assert_eq!(emu.requests(Target::Imds), 3);
 }
 
@@ -163,8 +205,14 @@ async fn slow_and_truncated_answers_end_in_bounded_time() {
     let emu = common::emulator().await;
     let mut cfg = common::http_config(&emu);
     cfg.attempt_timeout = Duration::from_millis(300);
-    let p = TokenProvider::new(csc_azure::http::HttpClient::new(cfg).unwrap(), imds(&emu, None));
-    emu.set_fault(Target::Imds, FaultRule::always(Fault::Latency { ms: 5_000 }));
+    let p = TokenProvider::new(
+        csc_azure::http::HttpClient::new(cfg).unwrap(),
+        imds(&emu, None),
+    );
+    emu.set_fault(
+        Target::Imds,
+        FaultRule::always(Fault::Latency { ms: 5_000 }),
+    );
     let t0 = Instant::now();
     let err = p.token("https://vault.azure.net").await.unwrap_err();
     assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
@@ -193,5 +241,8 @@ async fn imds_requires_the_metadata_header_semantics() {
     );
     let err = http.send(req).await.unwrap_err();
     assert_eq!(err.status(), Some(400));
-    assert!(err.to_string().contains("Required metadata header"), "{err}");
+    assert!(
+        err.to_string().contains("Required metadata header"),
+        "{err}"
+    );
 }

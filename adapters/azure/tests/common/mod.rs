@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use csc_azure::http::{HttpClient, HttpConfig, RetryPolicy};
 use csc_core::report::Product;
-use csc_emulate::kds::{pem_to_der, KeyKind};
-use csc_emulate::{start, Emulator, EmulatorConfig, KdsStore, UncheckedSignaturePlaceholder};
+use csc_emulate::kds::{KeyKind, pem_to_der};
+use csc_emulate::{Emulator, EmulatorConfig, KdsStore, UncheckedSignaturePlaceholder, start};
 
 /// `vectors/data/<rel>`.
 pub fn vector(rel: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors/data").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../vectors/data")
+        .join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -40,7 +42,11 @@ pub fn real_kds() -> KdsStore {
         pem_to_der(blocks[0].as_bytes()).unwrap(),
     )
     .unwrap();
-    kds.insert_chain(Product::Milan, KeyKind::Vcek, format!("{}{}", blocks[1], blocks[2]));
+    kds.insert_chain(
+        Product::Milan,
+        KeyKind::Vcek,
+        format!("{}{}", blocks[1], blocks[2]),
+    );
     kds.insert_vcek_for_report(
         &vector("ms-tav/turin_attestation_report.bin"),
         Product::Turin,
