@@ -22,7 +22,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 
 # --- system packages (apt) ---
-APT_PACKAGES=(${CI_APT_PACKAGES:-})
+APT_PACKAGES=(${CI_APT_PACKAGES:-} nodejs)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -32,5 +32,14 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# --- node tools: the blob tests run against Azurite, the Azure Storage emulator (npm) ---
+if ! command -v azurite-blob >/dev/null 2>&1; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "apt install npm"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+  fi
+  log "installing azurite"
+  npm install -g azurite@3 --no-audit --no-fund >/dev/null
 fi
 log "ready"

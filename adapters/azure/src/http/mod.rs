@@ -343,6 +343,13 @@ impl HttpClient {
             .uri(req.url.as_str());
         if let Some(h) = builder.headers_mut() {
             h.clone_from(&req.headers);
+            // Storage (and Azure front ends) want an explicit length on every write, even 0.
+            if matches!(req.method, Method::PUT | Method::POST | Method::PATCH) {
+                h.insert(
+                    http::header::CONTENT_LENGTH,
+                    HeaderValue::from(req.body.len()),
+                );
+            }
             if !h.contains_key(USER_AGENT)
                 && let Ok(ua) = HeaderValue::from_str(&self.config.user_agent)
             {
@@ -358,11 +365,13 @@ impl HttpClient {
             Err(e) => return Attempt::Transport(error_chain(&e)),
         };
         let (parts, body) = response.into_parts();
-        if let Some(len) = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
+        // A HEAD answer's Content-Length describes the resource, not a body.
+        if req.method != Method::HEAD
+            && let Some(len) = parts
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
             && len > self.config.max_body as u64
         {
             return Attempt::TooLarge;
