@@ -137,6 +137,17 @@ fn rsa_components(key: &RsaKeyPair) -> (Vec<u8>, Vec<u8>) {
 impl Pki {
     /// Generates the whole PKI.
     pub fn generate() -> Result<Self, EmulateError> {
+        // RSA key generation dominates start-up: make the three keys in parallel.
+        let (hsm_key, maa_key, identity_key) = std::thread::scope(|s| {
+            let a = s.spawn(rsa_key);
+            let b = s.spawn(rsa_key);
+            let c = rsa_key();
+            let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
+                h.join()
+                    .unwrap_or_else(|_| Err(err("RSA key", "key generation thread failed")))
+            };
+            (join(a), join(b), c)
+        });
         let root_key =
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| err("CA key", e))?;
         let root_params = ca_params("csc-rs azure-emulator root CA");
@@ -166,7 +177,7 @@ impl Pki {
             .signed_by(&inter_key, &root_issuer)
             .map_err(|e| err("HSM CA certificate", e))?;
         let inter_issuer = Issuer::from_params(&inter_params, &inter_key);
-        let (hsm_kp, hsm_ring) = rsa_key()?;
+        let (hsm_kp, hsm_ring) = hsm_key?;
         let hsm_leaf = leaf_params("localhost", &["localhost"], false)?
             .signed_by(&hsm_kp, &inter_issuer)
             .map_err(|e| err("HSM leaf", e))?;
@@ -184,8 +195,12 @@ impl Pki {
             e,
         };
 
-        let maa = Self::token_signer("csc-rs azure-emulator MAA signing", &root_issuer)?;
-        let identity = Self::token_signer("csc-rs azure-emulator token signing", &root_issuer)?;
+        let maa = Self::token_signer("csc-rs azure-emulator MAA signing", maa_key?, &root_issuer)?;
+        let identity = Self::token_signer(
+            "csc-rs azure-emulator token signing",
+            identity_key?,
+            &root_issuer,
+        )?;
         Ok(Pki {
             root_key,
             root_params,
@@ -198,8 +213,11 @@ impl Pki {
         })
     }
 
-    fn token_signer(cn: &str, issuer: &Issuer<'_, &KeyPair>) -> Result<RsaSigner, EmulateError> {
-        let (kp, ring) = rsa_key()?;
+    fn token_signer(
+        cn: &str,
+        (kp, ring): (KeyPair, RsaKeyPair),
+        issuer: &Issuer<'_, &KeyPair>,
+    ) -> Result<RsaSigner, EmulateError> {
         let mut p = leaf_params(cn, &[], false)?;
         p.extended_key_usages = vec![];
         let cert = p.signed_by(&kp, issuer).map_err(|e| err(cn, e))?;
