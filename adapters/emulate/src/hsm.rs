@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use crate::fault::Fault;
 use crate::http::{Reply, Req};
 use crate::identity::check_bearer;
+use crate::pki::Signers;
 use crate::{State, jwt};
 
 /// Token resources the HSM accepts bearer tokens for.
@@ -170,7 +171,7 @@ impl Hsm {
     }
 
     /// `/keys/...` routes.
-    pub fn handle(&self, state: &State, req: &Req, fault: Option<&Fault>) -> Reply {
+    pub fn handle(&self, state: &State, keys: &Signers, req: &Req, fault: Option<&Fault>) -> Reply {
         if req.param("api-version").is_none() {
             return Reply::error(
                 StatusCode::BAD_REQUEST,
@@ -178,17 +179,17 @@ impl Hsm {
                 "api-version is missing",
             );
         }
-        if let Err(e) = check_bearer(state, req, &AUDIENCES) {
+        if let Err(e) = check_bearer(keys, req, &AUDIENCES) {
             return Reply::error(StatusCode::UNAUTHORIZED, "Unauthorized", e);
         }
         let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
         match (req.method.clone(), segs.as_slice()) {
             (Method::PUT, ["keys", name]) => self.import(state, req, name),
             (Method::POST, ["keys", name, "release"]) => {
-                self.release(state, req, name, None, fault)
+                self.release(state, keys, req, name, None, fault)
             }
             (Method::POST, ["keys", name, version, "release"]) => {
-                self.release(state, req, name, Some(version), fault)
+                self.release(state, keys, req, name, Some(version), fault)
             }
             _ => Reply::error(StatusCode::NOT_FOUND, "NotFound", "no such operation"),
         }
@@ -266,6 +267,7 @@ impl Hsm {
     fn release(
         &self,
         state: &State,
+        keys: &Signers,
         req: &Req,
         name: &str,
         version: Option<&str>,
@@ -287,7 +289,7 @@ impl Hsm {
         let Some(oaep) = oaep_for(&enc) else {
             return bad(format!("enc {enc:?} is not supported"));
         };
-        let claims = match jwt::verify(&state.pki.maa, target) {
+        let claims = match jwt::verify(&keys.maa, target) {
             Ok(c) => c,
             Err(e) => return bad(format!("attestation token rejected: {e}")),
         };
@@ -295,8 +297,8 @@ impl Hsm {
         if exp < jwt::now() {
             return bad("attestation token expired".into());
         }
-        let keys = self.lock();
-        let Some(key) = keys.get(name) else {
+        let stored = self.lock();
+        let Some(key) = stored.get(name) else {
             return Reply::error(
                 StatusCode::NOT_FOUND,
                 "KeyNotFound",
@@ -359,7 +361,7 @@ impl Hsm {
                 "release_policy": {"contentType": "application/json; charset=utf-8", "data": key.policy_data},
             }},
         });
-        let signer = &state.pki.hsm;
+        let signer = &keys.hsm;
         let expired = matches!(fault, Some(Fault::ExpiredCert));
         let (x5c, x5t) = if expired {
             (&signer.x5c_expired, &signer.x5t_s256_expired)

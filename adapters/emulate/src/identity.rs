@@ -10,6 +10,7 @@ use crate::State;
 use crate::fault::Fault;
 use crate::http::{Reply, Req, query_param};
 use crate::jwt;
+use crate::pki::Signers;
 
 /// The client id of the emulated system-assigned identity.
 pub const SYSTEM_CLIENT_ID: &str = "00000000-0000-4000-8000-00000000c5c0";
@@ -17,6 +18,7 @@ pub const SYSTEM_CLIENT_ID: &str = "00000000-0000-4000-8000-00000000c5c0";
 /// Issues an access token for `audience`.
 pub fn issue(
     state: &State,
+    keys: &Signers,
     audience: &str,
     client_id: &str,
     fault: Option<&Fault>,
@@ -41,9 +43,9 @@ pub fn issue(
         "xms_az_rid": "/subscriptions/00000000-0000-4000-8000-000000000001/resourcegroups/emulated/providers/Microsoft.ContainerInstance/containerGroups/emulated",
         "ver": "1.0",
     });
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": jwt::kid(&state.pki.identity)});
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": jwt::kid(&keys.identity)});
     let token = jwt::sign(
-        &state.pki.identity,
+        &keys.identity,
         &header,
         claims.to_string().as_bytes(),
         matches!(fault, Some(Fault::BadSignature)),
@@ -52,7 +54,7 @@ pub fn issue(
 }
 
 /// GET `/metadata/identity/oauth2/token?api-version=...&resource=...[&client_id=...]`.
-pub fn imds(state: &State, req: &Req, fault: Option<&Fault>) -> Reply {
+pub fn imds(state: &State, keys: &Signers, req: &Req, fault: Option<&Fault>) -> Reply {
     if req.method != Method::GET {
         return Reply::oauth_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -84,7 +86,7 @@ pub fn imds(state: &State, req: &Req, fault: Option<&Fault>) -> Reply {
     let client_id = req
         .param("client_id")
         .unwrap_or_else(|| SYSTEM_CLIENT_ID.to_string());
-    let Some((token, lifetime)) = issue(state, &resource, &client_id, fault) else {
+    let Some((token, lifetime)) = issue(state, keys, &resource, &client_id, fault) else {
         return Reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "SigningFailed",
@@ -108,7 +110,7 @@ pub fn imds(state: &State, req: &Req, fault: Option<&Fault>) -> Reply {
 
 /// POST `/{tenant}/oauth2/v2.0/token` with the client-credentials form and a federated
 /// assertion.
-pub fn aad(state: &State, req: &Req, tenant: &str, fault: Option<&Fault>) -> Reply {
+pub fn aad(state: &State, keys: &Signers, req: &Req, tenant: &str, fault: Option<&Fault>) -> Reply {
     let form = String::from_utf8_lossy(&req.body).to_string();
     let p = |k: &str| query_param(&form, k).unwrap_or_default();
     let bad = |d: &str| Reply::oauth_error(StatusCode::BAD_REQUEST, "invalid_request", d);
@@ -145,7 +147,7 @@ pub fn aad(state: &State, req: &Req, tenant: &str, fault: Option<&Fault>) -> Rep
     let Some(audience) = scope.strip_suffix("/.default").filter(|a| !a.is_empty()) else {
         return bad("scope must be <resource>/.default");
     };
-    let Some((token, lifetime)) = issue(state, audience, &client_id, fault) else {
+    let Some((token, lifetime)) = issue(state, keys, audience, &client_id, fault) else {
         return Reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "SigningFailed",
@@ -164,14 +166,14 @@ pub fn aad(state: &State, req: &Req, tenant: &str, fault: Option<&Fault>) -> Rep
 }
 
 /// Checks a bearer token issued by this emulator for `audience`; the claims on success.
-pub fn check_bearer(state: &State, req: &Req, audiences: &[&str]) -> Result<Value, String> {
+pub fn check_bearer(keys: &Signers, req: &Req, audiences: &[&str]) -> Result<Value, String> {
     let auth = req
         .header("authorization")
         .ok_or("no Authorization header")?;
     let token = auth
         .strip_prefix("Bearer ")
         .ok_or("Authorization is not a Bearer token")?;
-    let claims = jwt::verify(&state.pki.identity, token)?;
+    let claims = jwt::verify(&keys.identity, token)?;
     let aud = claims.get("aud").and_then(Value::as_str).unwrap_or("");
     if !audiences
         .iter()

@@ -128,8 +128,10 @@ pub struct Endpoints {
 pub struct State {
     /// The configuration.
     pub config: EmulatorConfig,
-    /// Keys and certificates.
+    /// The CA and TLS certificate.
     pub pki: pki::Pki,
+    /// The RSA signers, filled in by a background thread after start.
+    signers: std::sync::OnceLock<Result<pki::Signers, String>>,
     /// Faults and counters.
     pub faults: fault::Faults,
     /// KDS contents (may be extended while running).
@@ -140,6 +142,18 @@ pub struct State {
     pub base_url: String,
     /// The endpoints.
     pub endpoints: Endpoints,
+}
+
+impl State {
+    /// The RSA signers, waiting for their generation to finish if needed.
+    pub async fn signers(&self) -> Result<&pki::Signers, String> {
+        loop {
+            if let Some(r) = self.signers.get() {
+                return r.as_ref().map_err(Clone::clone);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 /// A running emulator; stops when dropped.
@@ -182,10 +196,16 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulateError> {
         kds: RwLock::new(config.kds.clone()),
         config,
         pki,
+        signers: std::sync::OnceLock::new(),
         faults: fault::Faults::new(),
         hsm: hsm::Hsm::new(),
         base_url: base,
         endpoints,
+    });
+    let background = state.clone();
+    std::thread::spawn(move || {
+        let keys = background.pki.generate_signers().map_err(|e| e.to_string());
+        let _ = background.signers.set(keys);
     });
     let (stop, stop_rx) = watch::channel(false);
     tokio::spawn(server::serve(listener, tls, state.clone(), stop_rx));
@@ -251,8 +271,25 @@ impl Emulator {
     }
 
     /// Issues an identity token for `audience` (as IMDS would).
-    pub fn issue_token(&self, audience: &str) -> Option<String> {
-        identity::issue(&self.state, audience, identity::SYSTEM_CLIENT_ID, None).map(|t| t.0)
+    pub async fn issue_token(&self, audience: &str) -> Option<String> {
+        let keys = self.state.signers().await.ok()?;
+        identity::issue(
+            &self.state,
+            keys,
+            audience,
+            identity::SYSTEM_CLIENT_ID,
+            None,
+        )
+        .map(|t| t.0)
+    }
+
+    /// Waits until the RSA signers exist (start-up generates them in the background).
+    pub async fn ready(&self) -> Result<(), EmulateError> {
+        self.state
+            .signers()
+            .await
+            .map(|_| ())
+            .map_err(EmulateError::Pki)
     }
 
     /// Stops serving (also done on drop).

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::fault::Fault;
 use crate::http::{Reply, Req};
+use crate::pki::Signers;
 use crate::{State, jwt};
 
 /// What MAA was sent, as the verifier hook sees it.
@@ -91,8 +92,8 @@ fn bad(msg: impl std::fmt::Display) -> Reply {
 }
 
 /// GET `/certs`: the signing keys as a JWKS document with x5c, like MAA's.
-pub fn certs(state: &State) -> Reply {
-    let s = &state.pki.maa;
+pub fn certs(keys: &Signers) -> Reply {
+    let s = &keys.maa;
     Reply::json(
         StatusCode::OK,
         &json!({"keys": [{
@@ -108,7 +109,7 @@ pub fn certs(state: &State) -> Reply {
 }
 
 /// POST `/attest/SevSnpVM?api-version=...`.
-pub fn attest(state: &State, req: &Req, fault: Option<&Fault>) -> Reply {
+pub fn attest(state: &State, keys: &Signers, req: &Req, fault: Option<&Fault>) -> Reply {
     if req.method != Method::POST {
         return Reply::error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -220,11 +221,11 @@ pub fn attest(state: &State, req: &Req, fault: Option<&Fault>) -> Reply {
     let header = json!({
         "alg": "RS256",
         "typ": "JWT",
-        "kid": jwt::kid(&state.pki.maa),
+        "kid": jwt::kid(&keys.maa),
         "jku": format!("{}/certs", state.base_url),
     });
     let Some(token) = jwt::sign(
-        &state.pki.maa,
+        &keys.maa,
         &header,
         Value::Object(claims).to_string().as_bytes(),
         matches!(fault, Some(Fault::BadSignature)),

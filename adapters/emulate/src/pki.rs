@@ -52,6 +52,15 @@ pub struct Pki {
     pub root_der: CertificateDer<'static>,
     /// TLS certificate for `localhost` / `127.0.0.1`.
     pub server: Issued,
+    inter_key: KeyPair,
+    inter_params: CertificateParams,
+    inter_der: CertificateDer<'static>,
+}
+
+/// The RSA token and JWS signers. Generating RSA keys is what makes start-up slow, so they are
+/// made in the background after the server listens; requests that need them wait.
+#[derive(Debug)]
+pub struct Signers {
     /// The HSM's JWS signer (chain leaf -> issuing CA -> root).
     pub hsm: RsaSigner,
     /// MAA's token signer (certificate issued by the root).
@@ -137,17 +146,6 @@ fn rsa_components(key: &RsaKeyPair) -> (Vec<u8>, Vec<u8>) {
 impl Pki {
     /// Generates the whole PKI.
     pub fn generate() -> Result<Self, EmulateError> {
-        // RSA key generation dominates start-up: make the three keys in parallel.
-        let (hsm_key, maa_key, identity_key) = std::thread::scope(|s| {
-            let a = s.spawn(rsa_key);
-            let b = s.spawn(rsa_key);
-            let c = rsa_key();
-            let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
-                h.join()
-                    .unwrap_or_else(|_| Err(err("RSA key", "key generation thread failed")))
-            };
-            (join(a), join(b), c)
-        });
         let root_key =
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| err("CA key", e))?;
         let root_params = ca_params("csc-rs azure-emulator root CA");
@@ -176,7 +174,33 @@ impl Pki {
         let inter = inter_params
             .signed_by(&inter_key, &root_issuer)
             .map_err(|e| err("HSM CA certificate", e))?;
-        let inter_issuer = Issuer::from_params(&inter_params, &inter_key);
+        let inter_der = inter.der().clone();
+        Ok(Pki {
+            root_key,
+            root_params,
+            root_pem,
+            root_der,
+            server,
+            inter_key,
+            inter_params,
+            inter_der,
+        })
+    }
+
+    /// Generates the three RSA signers (in parallel) and their certificates.
+    pub fn generate_signers(&self) -> Result<Signers, EmulateError> {
+        let (hsm_key, maa_key, identity_key) = std::thread::scope(|s| {
+            let a = s.spawn(rsa_key);
+            let b = s.spawn(rsa_key);
+            let c = rsa_key();
+            let join = |h: std::thread::ScopedJoinHandle<'_, _>| {
+                h.join()
+                    .unwrap_or_else(|_| Err(err("RSA key", "key generation thread failed")))
+            };
+            (join(a), join(b), c)
+        });
+        let root_issuer = Issuer::from_params(&self.root_params, &self.root_key);
+        let inter_issuer = Issuer::from_params(&self.inter_params, &self.inter_key);
         let (hsm_kp, hsm_ring) = hsm_key?;
         let hsm_leaf = leaf_params("localhost", &["localhost"], false)?
             .signed_by(&hsm_kp, &inter_issuer)
@@ -185,32 +209,23 @@ impl Pki {
             .signed_by(&hsm_kp, &inter_issuer)
             .map_err(|e| err("HSM expired leaf", e))?;
         let (n, e) = rsa_components(&hsm_ring);
+        let (inter, root) = (b64(&self.inter_der), b64(&self.root_der));
         let hsm = RsaSigner {
-            x5c: vec![b64(hsm_leaf.der()), b64(inter.der()), b64(&root_der)],
-            x5c_expired: vec![b64(hsm_expired.der()), b64(inter.der()), b64(&root_der)],
+            x5c: vec![b64(hsm_leaf.der()), inter.clone(), root.clone()],
+            x5c_expired: vec![b64(hsm_expired.der()), inter, root],
             x5t_s256: x5t(hsm_leaf.der()),
             x5t_s256_expired: x5t(hsm_expired.der()),
             key: hsm_ring,
             n,
             e,
         };
-
         let maa = Self::token_signer("csc-rs azure-emulator MAA signing", maa_key?, &root_issuer)?;
         let identity = Self::token_signer(
             "csc-rs azure-emulator token signing",
             identity_key?,
             &root_issuer,
         )?;
-        Ok(Pki {
-            root_key,
-            root_params,
-            root_pem,
-            root_der,
-            server,
-            hsm,
-            maa,
-            identity,
-        })
+        Ok(Signers { hsm, maa, identity })
     }
 
     fn token_signer(

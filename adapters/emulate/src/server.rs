@@ -20,6 +20,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::fault::{Fault, FaultRule, Target};
 use crate::http::{Reply, Req};
+use crate::pki::Signers;
 use crate::{State, identity, maa};
 
 /// Largest request body accepted.
@@ -172,13 +173,44 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Response<Re
         _ => {}
     }
     let content_fault = fault.as_ref().filter(|f| f.is_content());
-    let reply = route(&state, target, &req, content_fault);
+    let reply = match target {
+        Target::Kds | Target::Thim => certificates(&state, target, &req),
+        _ => match state.signers().await {
+            Ok(keys) => route(&state, keys, target, &req, content_fault),
+            Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, "KeysUnavailable", e),
+        },
+    };
     finish(reply, matches!(fault, Some(Fault::Truncate)))
 }
 
-fn route(state: &State, target: Target, req: &Req, fault: Option<&Fault>) -> Reply {
+fn certificates(state: &State, target: Target, req: &Req) -> Reply {
+    if target == Target::Kds {
+        return state
+            .kds
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .handle(req);
+    }
+    if req.header("metadata") != Some("true") {
+        return Reply::error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Metadata header missing",
+        );
+    }
+    match &state.config.thim {
+        Some(doc) => Reply::bytes("application/json", doc.clone()),
+        None => Reply::error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "no THIM document configured",
+        ),
+    }
+}
+
+fn route(state: &State, keys: &Signers, target: Target, req: &Req, fault: Option<&Fault>) -> Reply {
     match target {
-        Target::Imds => identity::imds(state, req, fault),
+        Target::Imds => identity::imds(state, keys, req, fault),
         Target::Aad => {
             let tenant = req
                 .path
@@ -186,33 +218,12 @@ fn route(state: &State, target: Target, req: &Req, fault: Option<&Fault>) -> Rep
                 .split('/')
                 .next()
                 .unwrap_or("");
-            identity::aad(state, req, tenant, fault)
+            identity::aad(state, keys, req, tenant, fault)
         }
-        Target::Thim => {
-            if req.header("metadata") != Some("true") {
-                return Reply::error(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    "Metadata header missing",
-                );
-            }
-            match &state.config.thim {
-                Some(doc) => Reply::bytes("application/json", doc.clone()),
-                None => Reply::error(
-                    StatusCode::NOT_FOUND,
-                    "NotFound",
-                    "no THIM document configured",
-                ),
-            }
-        }
-        Target::Kds => state
-            .kds
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .handle(req),
-        Target::Maa if req.path == "/certs" => maa::certs(state),
-        Target::Maa => maa::attest(state, req, fault),
-        Target::Hsm => state.hsm.handle(state, req, fault),
+        Target::Maa if req.path == "/certs" => maa::certs(keys),
+        Target::Maa => maa::attest(state, keys, req, fault),
+        Target::Hsm => state.hsm.handle(state, keys, req, fault),
+        Target::Kds | Target::Thim => certificates(state, target, req),
     }
 }
 
