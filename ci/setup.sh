@@ -23,8 +23,8 @@ fi
 
 # --- system packages (apt) ---
 # fuse3: the FUSE test filesystems (configfs-tsm stand-in); openssl: the CLI that checks the
-# simulated platform's certificate chain independently.
-APT_PACKAGES=(fuse3 openssl ${CI_APT_PACKAGES:-})
+# simulated platform's certificate chain independently; nodejs: Azurite for the blob tests.
+APT_PACKAGES=(fuse3 openssl nodejs ${CI_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -37,4 +37,13 @@ if ((${#missing[@]})); then
 fi
 # The FUSE tests mount through /dev/fuse (as root, without libfuse).
 [[ -e /dev/fuse ]] || modprobe fuse 2>/dev/null || log "warning: /dev/fuse is missing; FUSE tests will fail"
+# --- node tools: the blob tests run against Azurite, the Azure Storage emulator (npm) ---
+if ! command -v azurite-blob >/dev/null 2>&1; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "apt install npm"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+  fi
+  log "installing azurite"
+  npm install -g azurite@3 --no-audit --no-fund >/dev/null
+fi
 log "ready"

@@ -1,0 +1,220 @@
+//! The small part of JOSE the clients need: compact JWS/JWT splitting, base64url, and signature
+//! checks where the algorithm is chosen by the verifier, never by the token's header.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::Value;
+
+/// JWS signature algorithms this crate can verify (all RSA: what MAA and Key Vault use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JwsAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    Rs512,
+    /// RSASSA-PSS with SHA-256.
+    Ps256,
+    /// RSASSA-PSS with SHA-384.
+    Ps384,
+    /// RSASSA-PSS with SHA-512.
+    Ps512,
+}
+
+impl JwsAlgorithm {
+    /// The JOSE name (`RS256`...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            JwsAlgorithm::Rs256 => "RS256",
+            JwsAlgorithm::Rs384 => "RS384",
+            JwsAlgorithm::Rs512 => "RS512",
+            JwsAlgorithm::Ps256 => "PS256",
+            JwsAlgorithm::Ps384 => "PS384",
+            JwsAlgorithm::Ps512 => "PS512",
+        }
+    }
+
+    /// Looks up a JOSE name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            JwsAlgorithm::Rs256,
+            JwsAlgorithm::Rs384,
+            JwsAlgorithm::Rs512,
+            JwsAlgorithm::Ps256,
+            JwsAlgorithm::Ps384,
+            JwsAlgorithm::Ps512,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
+    }
+
+    fn webpki(self) -> &'static dyn rustls_pki_types::SignatureVerificationAlgorithm {
+        use webpki::aws_lc_rs as w;
+        match self {
+            JwsAlgorithm::Rs256 => w::RSA_PKCS1_2048_8192_SHA256,
+            JwsAlgorithm::Rs384 => w::RSA_PKCS1_2048_8192_SHA384,
+            JwsAlgorithm::Rs512 => w::RSA_PKCS1_2048_8192_SHA512,
+            JwsAlgorithm::Ps256 => w::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            JwsAlgorithm::Ps384 => w::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            JwsAlgorithm::Ps512 => w::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+        }
+    }
+
+    fn ring_params(self) -> &'static aws_lc_rs::signature::RsaParameters {
+        use aws_lc_rs::signature as s;
+        match self {
+            JwsAlgorithm::Rs256 => &s::RSA_PKCS1_2048_8192_SHA256,
+            JwsAlgorithm::Rs384 => &s::RSA_PKCS1_2048_8192_SHA384,
+            JwsAlgorithm::Rs512 => &s::RSA_PKCS1_2048_8192_SHA512,
+            JwsAlgorithm::Ps256 => &s::RSA_PSS_2048_8192_SHA256,
+            JwsAlgorithm::Ps384 => &s::RSA_PSS_2048_8192_SHA384,
+            JwsAlgorithm::Ps512 => &s::RSA_PSS_2048_8192_SHA512,
+        }
+    }
+}
+
+/// A compact JWS (or JWT) split into its parts; nothing is verified yet.
+#[derive(Debug, Clone)]
+pub struct Compact {
+    /// The decoded protected header.
+    pub header: Value,
+    /// The decoded payload bytes.
+    pub payload: Vec<u8>,
+    /// The signature bytes.
+    pub signature: Vec<u8>,
+    /// `base64url(header) "." base64url(payload)`: the bytes that are signed.
+    pub signing_input: String,
+}
+
+impl Compact {
+    /// Splits and decodes a compact serialisation: exactly three base64url parts, a JSON
+    /// object header.
+    pub fn parse(token: &str) -> Result<Self, String> {
+        let token = token.trim();
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!(
+                "expected 3 dot-separated parts, found {}",
+                token.split('.').count()
+            ));
+        };
+        let header_bytes = b64url(h).map_err(|e| format!("header: {e}"))?;
+        let header: Value =
+            serde_json::from_slice(&header_bytes).map_err(|e| format!("header JSON: {e}"))?;
+        if !header.is_object() {
+            return Err("header is not a JSON object".into());
+        }
+        let payload = b64url(p).map_err(|e| format!("payload: {e}"))?;
+        let signature = b64url(s).map_err(|e| format!("signature: {e}"))?;
+        if signature.is_empty() {
+            return Err("empty signature".into());
+        }
+        Ok(Compact {
+            header,
+            payload,
+            signature,
+            signing_input: format!("{h}.{p}"),
+        })
+    }
+
+    /// The header's `alg`, checked against the verifier's own list.
+    pub fn algorithm(&self, allowed: &[JwsAlgorithm]) -> Result<JwsAlgorithm, String> {
+        let alg = self
+            .header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or("header has no alg")?;
+        JwsAlgorithm::from_name(alg)
+            .filter(|a| allowed.contains(a))
+            .ok_or_else(|| {
+                let names: Vec<_> = allowed.iter().map(|a| a.name()).collect();
+                format!("algorithm {alg:?} is not one of the accepted {names:?}")
+            })
+    }
+
+    /// The payload as a JSON object.
+    pub fn payload_json(&self) -> Result<serde_json::Map<String, Value>, String> {
+        match serde_json::from_slice(&self.payload) {
+            Ok(Value::Object(o)) => Ok(o),
+            Ok(_) => Err("payload is not a JSON object".into()),
+            Err(e) => Err(format!("payload JSON: {e}")),
+        }
+    }
+
+    /// Checks the signature with the public key of a DER certificate.
+    pub fn verify_with_cert(&self, alg: JwsAlgorithm, cert_der: &[u8]) -> Result<(), String> {
+        let der = rustls_pki_types::CertificateDer::from(cert_der);
+        let cert =
+            webpki::EndEntityCert::try_from(&der).map_err(|e| format!("certificate: {e}"))?;
+        cert.verify_signature(alg.webpki(), self.signing_input.as_bytes(), &self.signature)
+            .map_err(|e| format!("signature does not verify ({}): {e}", alg.name()))
+    }
+
+    /// Checks the signature with an RSA public key given as modulus and exponent (big-endian).
+    pub fn verify_with_rsa(&self, alg: JwsAlgorithm, n: &[u8], e: &[u8]) -> Result<(), String> {
+        let key = aws_lc_rs::signature::RsaPublicKeyComponents { n, e };
+        key.verify(
+            alg.ring_params(),
+            self.signing_input.as_bytes(),
+            &self.signature,
+        )
+        .map_err(|_| format!("signature does not verify ({})", alg.name()))
+    }
+}
+
+/// Decodes base64url with or without `=` padding.
+pub fn b64url(text: &str) -> Result<Vec<u8>, String> {
+    URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|e| format!("bad base64url: {e}"))
+}
+
+/// Encodes base64url without padding.
+pub fn b64url_encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes standard base64 (as in `x5c`), tolerating line breaks.
+pub fn b64std(text: &str) -> Result<Vec<u8>, String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD
+        .decode(compact)
+        .map_err(|e| format!("bad base64: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_rejects_wrong_part_counts_and_bad_parts() {
+        assert!(
+            Compact::parse("a.b")
+                .unwrap_err()
+                .contains("3 dot-separated")
+        );
+        assert!(Compact::parse("a.b.c.d").unwrap_err().contains("found 4"));
+        assert!(Compact::parse("!!.e30.AA").unwrap_err().contains("header"));
+        assert!(
+            Compact::parse("W10.e30.AA")
+                .unwrap_err()
+                .contains("not a JSON object")
+        );
+        let ok = Compact::parse("eyJhbGciOiJSUzI1NiJ9.e30.AAAA").unwrap();
+        assert_eq!(
+            ok.algorithm(&[JwsAlgorithm::Rs256]).unwrap(),
+            JwsAlgorithm::Rs256
+        );
+        assert!(ok.algorithm(&[JwsAlgorithm::Ps256]).is_err());
+        let none = Compact::parse("eyJhbGciOiJub25lIn0.e30.AAAA").unwrap();
+        assert!(
+            none.algorithm(&[JwsAlgorithm::Rs256])
+                .unwrap_err()
+                .contains("\"none\"")
+        );
+    }
+}
