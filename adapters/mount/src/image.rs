@@ -101,11 +101,11 @@ pub fn encrypt_image(
     Ok(())
 }
 
+/// A validated header and the volume key it opened to.
+pub type Opened = (Luks2Header, VolumeKey);
+
 /// Reads and validates the header of `source` and unlocks it with `pass`.
-pub fn open(
-    source: &dyn BlockSource,
-    pass: &Passphrase,
-) -> Result<(Luks2Header, VolumeKey), Error> {
+pub fn open(source: &dyn BlockSource, pass: &Passphrase) -> Result<Opened, Error> {
     let header = Luks2Header::read(source)?;
     let key = header.unlock(source, pass)?;
     Ok((header, key))

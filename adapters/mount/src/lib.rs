@@ -21,6 +21,7 @@ pub mod image;
 pub mod loopdev;
 pub mod luks2;
 pub mod mount;
+pub mod signals;
 pub mod source;
 mod sys;
 pub mod view;
