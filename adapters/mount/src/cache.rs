@@ -522,3 +522,221 @@ impl Drop for BlockCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Counting, LocalFile};
+    use std::io::Write;
+
+    fn file_with(len: usize) -> (tempfile::NamedTempFile, Vec<u8>) {
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 253) as u8).collect();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&data).unwrap();
+        f.flush().unwrap();
+        (f, data)
+    }
+
+    fn cfg(block_size: usize, blocks: usize, read_ahead: usize) -> CacheConfig {
+        CacheConfig {
+            block_size,
+            blocks,
+            read_ahead,
+            fetch_threads: 3,
+        }
+    }
+
+    #[test]
+    fn rejects_bad_geometry() {
+        let (f, _) = file_with(4096);
+        let src: Arc<dyn BlockSource> = Arc::new(LocalFile::open(f.path(), false).unwrap());
+        assert_eq!(
+            BlockCache::new(src.clone(), &cfg(1000, 4, 0)).unwrap_err(),
+            ConfigError::BlockSize(1000)
+        );
+        assert_eq!(
+            BlockCache::new(src, &cfg(4096, 0, 0)).unwrap_err(),
+            ConfigError::NoBlocks
+        );
+    }
+
+    #[test]
+    fn reads_spanning_blocks_and_the_tail() {
+        let (f, data) = file_with(5 * 4096 + 100);
+        let src = Arc::new(LocalFile::open(f.path(), false).unwrap());
+        let cache = BlockCache::new(src, &cfg(4096, 2, 0)).unwrap();
+        for (off, len) in [
+            (0u64, 10usize),
+            (4000, 9000),
+            (100, 5 * 4096),
+            (5 * 4096 + 50, 200),
+        ] {
+            let mut buf = vec![0u8; len];
+            let n = cache.read(off, &mut buf).unwrap();
+            let end = (off as usize + len).min(data.len());
+            assert_eq!(n, end - off as usize);
+            assert_eq!(&buf[..n], &data[off as usize..end]);
+        }
+        let mut buf = [0u8; 4];
+        assert_eq!(cache.read(data.len() as u64, &mut buf).unwrap(), 0);
+    }
+
+    #[test]
+    fn hits_do_not_refetch() {
+        let (f, data) = file_with(64 * 4096);
+        let src = Arc::new(Counting::new(LocalFile::open(f.path(), false).unwrap()));
+        let counters = src.counters();
+        let cache = BlockCache::new(src, &cfg(4096, 16, 0)).unwrap();
+        let mut buf = vec![0u8; 4096];
+        for _ in 0..3 {
+            for i in 0..8u64 {
+                cache.read(i * 4096, &mut buf).unwrap();
+                assert_eq!(
+                    &buf[..],
+                    &data[(i * 4096) as usize..((i + 1) * 4096) as usize]
+                );
+            }
+        }
+        assert_eq!(counters.reads.load(Ordering::Relaxed), 8);
+        assert_eq!(cache.stats().hits.load(Ordering::Relaxed), 16);
+    }
+
+    #[test]
+    fn sequential_reads_are_prefetched() {
+        let (f, _) = file_with(64 * 4096);
+        let src = Arc::new(Counting::new(LocalFile::open(f.path(), false).unwrap()));
+        let cache = BlockCache::new(src, &cfg(4096, 16, 4)).unwrap();
+        let mut buf = vec![0u8; 4096];
+        cache.read(0, &mut buf).unwrap();
+        cache.read(4096, &mut buf).unwrap();
+        assert_eq!(cache.stats().prefetched.load(Ordering::Relaxed), 4);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let misses = cache.stats().misses.load(Ordering::Relaxed);
+        for i in 2..6u64 {
+            cache.read(i * 4096, &mut buf).unwrap();
+        }
+        assert_eq!(
+            cache.stats().misses.load(Ordering::Relaxed),
+            misses,
+            "blocks 2..6 were prefetched"
+        );
+        // Random access does not trigger read-ahead.
+        let before = cache.stats().prefetched.load(Ordering::Relaxed);
+        cache.read(40 * 4096, &mut buf).unwrap();
+        cache.read(20 * 4096, &mut buf).unwrap();
+        assert_eq!(cache.stats().prefetched.load(Ordering::Relaxed), before);
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_at_open() {
+        let (f, _) = file_with(4096);
+        let _first = LocalFile::open(f.path(), true).unwrap();
+        let err = LocalFile::open(f.path(), true).unwrap_err();
+        assert!(matches!(err, SourceError::Locked { .. }), "{err}");
+    }
+
+    #[test]
+    fn only_dirty_blocks_are_written_back() {
+        let (f, mut data) = file_with(16 * 4096);
+        let src = Arc::new(Counting::new(LocalFile::open(f.path(), true).unwrap()));
+        let counters = src.counters();
+        let cache = BlockCache::new(src, &cfg(4096, 4, 0)).unwrap();
+        let mut buf = vec![0u8; 16 * 4096];
+        cache.read(0, &mut buf).unwrap(); // everything clean, evicted repeatedly
+        assert_eq!(counters.writes.load(Ordering::Relaxed), 0);
+        cache.write(4096 + 10, b"hello").unwrap();
+        cache.write(9 * 4096, &[7u8; 4096]).unwrap(); // whole block: not fetched
+        data[4096 + 10..4096 + 15].copy_from_slice(b"hello");
+        data[9 * 4096..10 * 4096].fill(7);
+        assert_eq!(cache.dirty_blocks(), 2);
+        cache.sync().unwrap();
+        assert_eq!(counters.writes.load(Ordering::Relaxed), 2);
+        assert_eq!(cache.dirty_blocks(), 0);
+        cache.sync().unwrap();
+        assert_eq!(
+            counters.writes.load(Ordering::Relaxed),
+            2,
+            "clean blocks not re-sent"
+        );
+        assert_eq!(std::fs::read(f.path()).unwrap(), data);
+    }
+
+    #[test]
+    fn eviction_writes_dirty_blocks_back() {
+        let (f, mut data) = file_with(16 * 4096);
+        let src = Arc::new(LocalFile::open(f.path(), true).unwrap());
+        let cache = BlockCache::new(src, &cfg(4096, 2, 0)).unwrap();
+        for i in 0..16u64 {
+            cache.write(i * 4096 + 1, &[i as u8]).unwrap();
+            data[(i * 4096 + 1) as usize] = i as u8;
+        }
+        // At most two blocks are held; the others were written back on eviction.
+        assert!(cache.dirty_blocks() <= 2);
+        drop(cache); // the rest on drop
+        assert_eq!(std::fs::read(f.path()).unwrap(), data);
+    }
+
+    #[test]
+    fn a_concurrent_writer_is_detected_not_overwritten() {
+        let (f, _) = file_with(8 * 4096);
+        let src = Arc::new(LocalFile::open(f.path(), true).unwrap());
+        let cache = BlockCache::new(src, &cfg(4096, 4, 0)).unwrap();
+        cache.write(0, b"ours").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Someone else changes the file behind the cache's back.
+        {
+            use std::os::unix::fs::FileExt;
+            let other = std::fs::OpenOptions::new()
+                .write(true)
+                .open(f.path())
+                .unwrap();
+            other.write_all_at(b"theirs", 5 * 4096).unwrap();
+        }
+        let err = cache.sync().unwrap_err();
+        assert!(matches!(err, SourceError::ConditionFailed { .. }), "{err}");
+        let after = std::fs::read(f.path()).unwrap();
+        assert_ne!(
+            &after[..4],
+            b"ours",
+            "our block was not written over theirs"
+        );
+        assert_eq!(&after[5 * 4096..5 * 4096 + 6], b"theirs");
+        assert!(
+            cache.write(4096, b"more").is_err(),
+            "writes stop after a conflict"
+        );
+    }
+
+    #[test]
+    fn read_only_cache_refuses_writes() {
+        let (f, _) = file_with(4096);
+        let src = Arc::new(LocalFile::open(f.path(), false).unwrap());
+        let cache = BlockCache::new(src, &cfg(4096, 1, 0)).unwrap();
+        assert!(matches!(cache.write(0, b"x"), Err(SourceError::ReadOnly)));
+    }
+
+    #[test]
+    fn parallel_readers_see_consistent_data() {
+        let (f, data) = file_with(256 * 4096);
+        let src = Arc::new(LocalFile::open(f.path(), false).unwrap());
+        let cache = BlockCache::new(src, &cfg(8192, 8, 2)).unwrap();
+        let data = Arc::new(data);
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let cache = cache.clone();
+                let data = data.clone();
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 6000];
+                    for i in 0..200u64 {
+                        let off = (i * 7919 + t * 104_729) % (data.len() as u64 - 6000);
+                        cache.read(off, &mut buf).unwrap();
+                        assert_eq!(&buf[..], &data[off as usize..off as usize + 6000]);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+}

@@ -131,7 +131,13 @@ fn dm_ioctl(control: &File, nr: libc::c_ulong, buf: &mut [u8]) -> io::Result<DmI
     // SAFETY: `buf` is at least one `struct dm_ioctl` long and its `data_size` field (set by
     // the caller) never exceeds `buf.len()`; the kernel reads and writes within that length.
     #[allow(unsafe_code)]
-    let rc = unsafe { libc::ioctl(control.as_raw_fd(), iowr(nr), buf.as_mut_ptr()) };
+    let rc = unsafe {
+        libc::ioctl(
+            control.as_raw_fd(),
+            iowr(nr) as libc::Ioctl,
+            buf.as_mut_ptr(),
+        )
+    };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }

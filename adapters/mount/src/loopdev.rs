@@ -6,11 +6,11 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-const LOOP_SET_FD: libc::c_ulong = 0x4C00;
-const LOOP_CLR_FD: libc::c_ulong = 0x4C01;
-const LOOP_SET_STATUS64: libc::c_ulong = 0x4C04;
-const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
-const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
+const LOOP_SET_FD: libc::Ioctl = 0x4C00;
+const LOOP_CLR_FD: libc::Ioctl = 0x4C01;
+const LOOP_SET_STATUS64: libc::Ioctl = 0x4C04;
+const LOOP_CONFIGURE: libc::Ioctl = 0x4C0A;
+const LOOP_CTL_GET_FREE: libc::Ioctl = 0x4C82;
 const LOOP_MAJOR: u32 = 7;
 
 /// `LO_FLAGS_READ_ONLY`
@@ -60,7 +60,7 @@ pub struct LoopDevice {
     number: u32,
 }
 
-fn ioctl_int(f: &File, req: libc::c_ulong, arg: libc::c_ulong) -> io::Result<libc::c_int> {
+fn ioctl_int(f: &File, req: libc::Ioctl, arg: libc::c_ulong) -> io::Result<libc::c_int> {
     // SAFETY: the request takes an integer argument (or none); no memory is passed.
     #[allow(unsafe_code)]
     let rc = unsafe { libc::ioctl(f.as_raw_fd(), req, arg) };

@@ -58,10 +58,12 @@ pub(crate) fn syncfs(path: &Path) -> io::Result<()> {
 /// `renameat2(from, to, RENAME_NOREPLACE)`: fails with `EEXIST` if `to` exists.
 pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     let (f, t) = (cstr(from)?, cstr(to)?);
-    // SAFETY: valid NUL-terminated paths relative to the current directory descriptor.
+    // SAFETY: valid NUL-terminated paths relative to the current directory descriptor. The
+    // raw system call is used because musl's libc has no renameat2 wrapper.
     #[allow(unsafe_code)]
     let rc = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             f.as_ptr(),
             libc::AT_FDCWD,
@@ -69,7 +71,11 @@ pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
             libc::RENAME_NOREPLACE,
         )
     };
-    check(rc)
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// `mknod(path, S_IFBLK | 0600, dev)`.

@@ -8,6 +8,9 @@ mod header;
 mod layout;
 mod unlock;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{Copy, HeaderError, UnlockError};
 pub use format::{FormatParams, format_metadata};
 pub use hash::Hash;

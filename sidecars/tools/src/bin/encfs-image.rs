@@ -155,7 +155,7 @@ fn create(args: &Args) -> Result<(), Failure> {
         image::encrypt_image(&plain, &out, &pass, &params, |d, t| bar.update(d, t))
     });
     let _ = std::fs::remove_file(&plain);
-    result.map_err(|e| Failure::usage(e))?;
+    result.map_err(Failure::usage)?;
     println!(
         "{}: LUKS2 aes-xts-plain64, {}-byte sectors, pbkdf2 {} iterations, {} bytes of ext4",
         out.display(),
