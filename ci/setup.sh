@@ -22,7 +22,9 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 
 # --- system packages (apt) ---
-APT_PACKAGES=(${CI_APT_PACKAGES:-})
+# fuse3, cryptsetup-bin, e2fsprogs: csc-mount's mount tests and LUKS2 interop checks;
+# qemu-system-x86, cpio, kmod, xz-utils: the device-mapper VM (shared/vm/prepare.sh).
+APT_PACKAGES=(fuse3 cryptsetup-bin e2fsprogs qemu-system-x86 cpio kmod xz-utils ${CI_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
