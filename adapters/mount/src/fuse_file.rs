@@ -31,6 +31,11 @@ pub struct FuseOptions {
     pub fs_name: String,
     /// Threads serving FUSE requests.
     pub threads: usize,
+    /// Kernel read-ahead for the FUSE file and the loop device on it, in KiB (the kernel's
+    /// default of 128 KiB makes sequential reads small round trips); 0 keeps the default.
+    pub read_ahead_kib: u32,
+    /// Bind the loop device with direct I/O (no second page cache of the FUSE file).
+    pub loop_direct_io: bool,
 }
 
 impl Default for FuseOptions {
@@ -38,6 +43,8 @@ impl Default for FuseOptions {
         Self {
             fs_name: "azure_filesystem".into(),
             threads: 4,
+            read_ahead_kib: 1024,
+            loop_direct_io: false,
         }
     }
 }
@@ -234,6 +241,24 @@ impl Filesystem for OneFileFs {
     }
 }
 
+/// Raises the read-ahead of the FUSE connection's backing device (FUSE's INIT can only lower
+/// the kernel's 128 KiB); best effort, since only root may write it.
+fn set_bdi_read_ahead(dir: &Path, kib: u32) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    let dev = meta.dev();
+    let path = format!(
+        "/sys/class/bdi/{}:{}/read_ahead_kb",
+        libc::major(dev),
+        libc::minor(dev)
+    );
+    if let Err(e) = std::fs::write(&path, kib.to_string()) {
+        tracing::debug!(path, error = %e, "could not raise FUSE read-ahead");
+    }
+}
+
 /// A mounted single-file filesystem; unmounts (and writes back) on [`FuseFile::unmount`] or drop.
 #[derive(Debug)]
 pub struct FuseFile {
@@ -276,6 +301,9 @@ impl FuseFile {
         config.n_threads = Some(options.threads.max(1));
         config.clone_fd = true;
         let session = fuser::spawn_mount(fs, dir, &config)?;
+        if options.read_ahead_kib > 0 {
+            set_bdi_read_ahead(dir, options.read_ahead_kib);
+        }
         Ok(Self {
             session: Some(session),
             dir: dir.to_path_buf(),

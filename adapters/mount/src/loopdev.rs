@@ -12,6 +12,8 @@ const LOOP_SET_STATUS64: libc::Ioctl = 0x4C04;
 const LOOP_CONFIGURE: libc::Ioctl = 0x4C0A;
 const LOOP_CTL_GET_FREE: libc::Ioctl = 0x4C82;
 const LOOP_MAJOR: u32 = 7;
+/// `BLKRASET`: block device read-ahead, in 512-byte sectors.
+const BLKRASET: libc::Ioctl = 0x1262;
 
 /// `LO_FLAGS_READ_ONLY`
 const LO_FLAGS_READ_ONLY: u32 = 1;
@@ -167,6 +169,15 @@ impl LoopDevice {
             }
         }
         Err(last)
+    }
+
+    /// Sets the device's read-ahead (best effort; the kernel default is 128 KiB).
+    pub fn set_read_ahead(&self, kib: u32) {
+        if let Some(dev) = &self.dev
+            && let Err(e) = ioctl_int(dev, BLKRASET, libc::c_ulong::from(kib) * 2)
+        {
+            tracing::debug!(error = %e, "could not set loop read-ahead");
+        }
     }
 
     /// `/dev/loopN`.

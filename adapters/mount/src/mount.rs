@@ -175,8 +175,11 @@ impl Mounted {
                     .map_err(|e| Error::io("mount FUSE", &fuse_dir, e))?;
                 let file = fuse.file();
                 self.fuse = Some(fuse);
-                let lo = LoopDevice::attach(&file, rw, false)
+                let lo = LoopDevice::attach(&file, rw, req.fuse.loop_direct_io)
                     .map_err(|e| Error::io("attach loop device to", &file, e))?;
+                if req.fuse.read_ahead_kib > 0 {
+                    lo.set_read_ahead(req.fuse.read_ahead_kib);
+                }
                 let node = lo.path().to_path_buf();
                 self.loop_dev = Some(lo);
                 node
@@ -187,7 +190,7 @@ impl Mounted {
                     .map_err(|e| Error::io("mount FUSE", &fuse_dir, e))?;
                 let file = fuse.file();
                 self.fuse = Some(fuse);
-                let lo = LoopDevice::attach(&file, rw, false)
+                let lo = LoopDevice::attach(&file, rw, req.fuse.loop_direct_io)
                     .map_err(|e| Error::io("attach loop device to", &file, e))?;
                 let backing = lo.dev();
                 self.loop_dev = Some(lo);

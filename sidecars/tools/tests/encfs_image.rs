@@ -23,6 +23,22 @@ fn run_ok(cmd: &mut Command) -> String {
 
 struct Fixture {
     t: tempfile::TempDir,
+    children: std::cell::RefCell<Vec<u32>>,
+}
+
+impl Drop for Fixture {
+    /// After a failed assertion: end our mount processes and clear their mounts, so that a
+    /// failing test leaves nothing behind either.
+    fn drop(&mut self) {
+        for pid in self.children.borrow().iter() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        for m in self.mounts() {
+            let _ = Command::new("umount").arg("-l").arg(&m).status();
+        }
+    }
 }
 
 impl Fixture {
@@ -34,7 +50,10 @@ impl Fixture {
         std::fs::write(t.path().join("key.bin"), [0x11u8; 32]).unwrap();
         std::fs::create_dir_all(t.path().join("pub")).unwrap();
         std::fs::create_dir_all(t.path().join("work")).unwrap();
-        Self { t }
+        Self {
+            t,
+            children: Default::default(),
+        }
     }
     fn p(&self, rel: &str) -> PathBuf {
         self.t.path().join(rel)
@@ -78,6 +97,7 @@ impl Fixture {
             cmd.arg("--read-write");
         }
         let mut child = cmd.spawn().unwrap();
+        self.children.borrow_mut().push(child.id());
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

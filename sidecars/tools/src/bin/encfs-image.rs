@@ -7,7 +7,8 @@
 //! encfs-image check  --image IMAGE --key-file KEY
 //! encfs-image mount  --image IMAGE --key-file KEY --mount-point PATH [--read-write]
 //!                    [--name NAME] [--exposure auto|dm-crypt|userspace]
-//!                    [--block-size-kib 512] [--blocks 32]
+//!                    [--block-size-kib 512] [--blocks 32] [--read-ahead-kib 1024]
+//!                    [--loop-direct-io]
 //! ```
 //! `create` sizes the whole image (header included, 16 MiB) with `--size` (default 64M as
 //! generatefs). `mount` runs until SIGTERM or SIGINT; it prints `ready PATH` on standard output
@@ -203,6 +204,8 @@ fn mount(args: &Args) -> Result<(), Failure> {
         "exposure",
         "block-size-kib",
         "blocks",
+        "read-ahead-kib",
+        "loop-direct-io",
     ])?;
     // Before any thread exists, so that every thread inherits the blocked mask.
     let signals = TermSignals::block().map_err(|e| Failure::usage(format!("signals: {e}")))?;
@@ -235,7 +238,11 @@ fn mount(args: &Args) -> Result<(), Failure> {
         cache,
         exposure,
         work_dir: std::env::temp_dir(),
-        fuse: FuseOptions::default(),
+        fuse: FuseOptions {
+            read_ahead_kib: number(args, "read-ahead-kib", 1024u32)?,
+            loop_direct_io: args.flag("loop-direct-io"),
+            ..FuseOptions::default()
+        },
     })
     .map_err(Failure::usage)?;
     println!("ready {}", mount_point.display());
@@ -249,7 +256,10 @@ fn mount(args: &Args) -> Result<(), Failure> {
 }
 
 fn run() -> Result<(), Failure> {
-    let args = Args::parse(std::env::args().skip(1), &["read-write", "help", "h"])?;
+    let args = Args::parse(
+        std::env::args().skip(1),
+        &["read-write", "loop-direct-io", "help", "h"],
+    )?;
     if args.flag("help") || args.flag("h") {
         println!("{USAGE}");
         return Ok(());
