@@ -33,6 +33,7 @@ impl Drop for Fixture {
         for pid in self.children.borrow().iter() {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
                 .status();
         }
         for m in self.mounts() {
