@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use fuser::{
     BackgroundSession, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, KernelConfig, LockOwner, MountOption, OpenFlags, ReplyAttr, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, SessionACL, WriteFlags,
+    Generation, INodeNo, InitFlags, KernelConfig, LockOwner, MountOption, OpenFlags, ReplyAttr,
+    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, SessionACL,
+    WriteFlags,
 };
 
 use crate::source::SourceError;
@@ -102,6 +103,8 @@ impl Filesystem for OneFileFs {
         // Larger requests mean fewer round trips; the kernel clamps to what it supports.
         let _ = config.set_max_readahead(MAX_IO);
         let _ = config.set_max_write(MAX_IO);
+        // Lets a loop device in direct-I/O mode keep several reads in flight.
+        let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
         Ok(())
     }
 
@@ -148,14 +151,25 @@ impl Filesystem for OneFileFs {
             return reply.error(Errno::EISDIR);
         }
         let want = u64::from(size).min(self.view.size().saturating_sub(offset)) as usize;
-        let mut buf = vec![0u8; want];
-        match self.view.read(offset, &mut buf) {
-            Ok(n) => reply.data(buf.get(..n).unwrap_or(&[])),
-            Err(err) => {
-                tracing::error!(offset, size, error = %err, "read failed");
-                reply.error(errno(&err))
-            }
+        // One buffer per FUSE thread, reused: no allocation or zeroing per request.
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        BUF.with_borrow_mut(|buf| {
+            if buf.len() < want {
+                buf.resize(want, 0);
+            }
+            let Some(dst) = buf.get_mut(..want) else {
+                return reply.error(Errno::EIO);
+            };
+            match self.view.read(offset, dst) {
+                Ok(n) => reply.data(dst.get(..n).unwrap_or(&[])),
+                Err(err) => {
+                    tracing::error!(offset, size, error = %err, "read failed");
+                    reply.error(errno(&err))
+                }
+            }
+        });
     }
 
     fn write(
