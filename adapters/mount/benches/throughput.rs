@@ -173,10 +173,10 @@ fn decrypted(
     let name = if loop_direct_io {
         "decrypted view -> loop(dio) -> ext4"
     } else {
-        "decrypted view -> loop -> ext4"
+        "decrypted view -> loop(buffered) -> ext4"
     };
     report(name, &r, base, true);
-    if !loop_direct_io {
+    if loop_direct_io {
         let raw = measure(&fuse_file, fs_size, Some(&counters));
         report("decrypted FUSE data file (no ext4)", &raw, base, true);
     }
@@ -247,7 +247,7 @@ fn main() {
         let fdir = root.path().join("fuse-plain");
         std::fs::create_dir(&fdir).unwrap();
         let fuse = FuseFile::mount(view, &fdir, &FuseOptions::default()).unwrap();
-        let lo = LoopDevice::attach(&fuse.file(), false, false).unwrap();
+        let lo = LoopDevice::attach(&fuse.file(), false, true).unwrap();
         lo.set_read_ahead(1024);
         let mnt = root.path().join("plain-mnt");
         std::fs::create_dir(&mnt).unwrap();
@@ -256,7 +256,7 @@ fn main() {
             .arg(lo.path())
             .arg(&mnt));
         let r = measure(&mnt.join("file.bin"), size, Some(&counters));
-        report("plain block file -> loop -> ext4", &r, &base, true);
+        report("plain block file -> loop(dio) -> ext4", &r, &base, true);
         let raw = measure(&fuse.file(), fs_size, Some(&counters));
         report("plain FUSE data file (no ext4)", &raw, &base, true);
         sh(Command::new("umount").arg(&mnt));

@@ -175,8 +175,7 @@ impl Mounted {
                     .map_err(|e| Error::io("mount FUSE", &fuse_dir, e))?;
                 let file = fuse.file();
                 self.fuse = Some(fuse);
-                let lo = LoopDevice::attach(&file, rw, req.fuse.loop_direct_io)
-                    .map_err(|e| Error::io("attach loop device to", &file, e))?;
+                let lo = attach_loop(&file, rw, req.fuse.loop_direct_io)?;
                 if req.fuse.read_ahead_kib > 0 {
                     lo.set_read_ahead(req.fuse.read_ahead_kib);
                 }
@@ -190,8 +189,7 @@ impl Mounted {
                     .map_err(|e| Error::io("mount FUSE", &fuse_dir, e))?;
                 let file = fuse.file();
                 self.fuse = Some(fuse);
-                let lo = LoopDevice::attach(&file, rw, req.fuse.loop_direct_io)
-                    .map_err(|e| Error::io("attach loop device to", &file, e))?;
+                let lo = attach_loop(&file, rw, req.fuse.loop_direct_io)?;
                 let backing = lo.dev();
                 self.loop_dev = Some(lo);
                 let dm = DmDevice::create_crypt(
@@ -330,6 +328,17 @@ impl Mounted {
             None => Ok(()),
         }
     }
+}
+
+/// Binds a loop device, with direct I/O when asked and possible.
+fn attach_loop(file: &Path, rw: bool, direct_io: bool) -> Result<LoopDevice, Error> {
+    if direct_io {
+        match LoopDevice::attach(file, rw, true) {
+            Ok(lo) => return Ok(lo),
+            Err(e) => tracing::info!(error = %e, "loop direct I/O refused; using buffered I/O"),
+        }
+    }
+    LoopDevice::attach(file, rw, false).map_err(|e| Error::io("attach loop device to", file, e))
 }
 
 /// Unmounts, retrying while busy for up to 5 s, then detaches lazily.
