@@ -1,0 +1,65 @@
+//! LUKS2: header validation (both copies, JSON metadata, bounds), keyslot unlock (PBKDF2,
+//! argon2id, AF merge, digest check) and writing new headers.
+
+mod error;
+mod format;
+mod hash;
+mod header;
+mod layout;
+mod unlock;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{Copy, HeaderError, UnlockError};
+pub use format::{FormatParams, format_metadata};
+pub use hash::Hash;
+pub use header::{
+    CIPHER, KEY_SIZE, Kdf, KeyDigest, Keyslot, Luks2Header, MAX_ARGON2_MEMORY_KIB,
+    MAX_PBKDF2_ITERATIONS, STRIPES, Segment, primary_hdr_size,
+};
+pub use layout::{BINARY_SIZE, HDR_SIZES};
+pub use unlock::{Passphrase, VolumeKey};
+
+use crate::source::{BlockSource, SourceError};
+
+/// Why a header could not be read from a source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The source failed.
+    #[error("reading the LUKS2 header: {0}")]
+    Source(#[from] SourceError),
+    /// The header is invalid.
+    #[error("invalid LUKS2 header: {0}")]
+    Header(#[from] HeaderError),
+}
+
+impl Luks2Header {
+    /// Reads both header copies from `source` once and validates them.
+    pub fn read(source: &dyn BlockSource) -> Result<Self, ReadError> {
+        let size = source.size();
+        if size < BINARY_SIZE as u64 {
+            return Err(HeaderError::TooSmall {
+                what: "binary header",
+                needed: BINARY_SIZE as u64,
+                size,
+            }
+            .into());
+        }
+        let mut bin = vec![0u8; BINARY_SIZE];
+        source.read_at(0, &mut bin)?;
+        let hdr_size = primary_hdr_size(&bin)?;
+        if size < 2 * hdr_size {
+            return Err(HeaderError::TooSmall {
+                what: "both header copies",
+                needed: 2 * hdr_size,
+                size,
+            }
+            .into());
+        }
+        let mut region = vec![0u8; 2 * hdr_size as usize];
+        source.read_at(0, &mut region)?;
+        Ok(Self::parse(&region, size)?)
+    }
+}
