@@ -8,12 +8,14 @@
 //! failure the output buffer is wiped before [`KeyWrapError::Integrity`] is returned, so no
 //! partially unwrapped key survives.
 //!
+//! The block cipher is a parameter ([`BlockCipher`]): the core's constant-time software AES
+//! ([`Kek`]) by default, AES-NI through the `aes` crate in std builds (crate csc-crypto).
+//!
 //! The `aes-kw` crate is used by the tests as an independent implementation to compare with;
 //! this module exists because unwrap here must be branch-free on secret data, must never panic
-//! and must wipe its intermediates, which `aes-kw` does not promise.
+//! and must wipe its intermediates, which `aes-kw` does not promise (its KWP unwrap also
+//! accepts an 8-byte input as an empty key).
 
-use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
-use aes::{Aes128, Aes192, Aes256, Block, cipher::Array};
 use core::fmt;
 use subtle::{Choice, ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess};
 use zeroize::Zeroize;
@@ -49,62 +51,25 @@ impl fmt::Display for Mode {
     }
 }
 
-enum Cipher {
-    A128(Aes128),
-    A192(Aes192),
-    A256(Aes256),
-}
-
-/// An AES key-encryption key of 128, 192 or 256 bits. The expanded key schedule is wiped when
-/// it is dropped; `Debug` shows only the size.
-pub struct Kek(Cipher);
-
-impl Kek {
-    /// A KEK from 16, 24 or 32 key bytes.
-    pub fn new(key: &[u8]) -> Result<Self, KeyWrapError> {
-        let bad = KeyWrapError::KekLength { actual: key.len() };
-        let cipher = match key.len() {
-            16 => Cipher::A128(Aes128::new_from_slice(key).map_err(|_| bad)?),
-            24 => Cipher::A192(Aes192::new_from_slice(key).map_err(|_| bad)?),
-            32 => Cipher::A256(Aes256::new_from_slice(key).map_err(|_| bad)?),
-            _ => return Err(bad),
-        };
-        Ok(Kek(cipher))
-    }
-
+/// AES keyed with a key-encryption key: what key wrap needs from a block cipher.
+///
+/// The core's own constant-time software AES ([`Kek`]) implements it; std builds add a
+/// hardware-accelerated one (crate csc-crypto).
+pub trait BlockCipher {
+    /// A cipher keyed with 16, 24 or 32 bytes.
+    fn new(key: &[u8]) -> Result<Self, KeyWrapError>
+    where
+        Self: Sized;
+    /// Encrypts one block in place.
+    fn encrypt_block(&self, block: &mut [u8; 16]);
+    /// Decrypts one block in place.
+    fn decrypt_block(&self, block: &mut [u8; 16]);
     /// Key size in bits.
-    pub fn bits(&self) -> u32 {
-        match self.0 {
-            Cipher::A128(_) => 128,
-            Cipher::A192(_) => 192,
-            Cipher::A256(_) => 256,
-        }
-    }
-
-    fn encrypt(&self, block: &mut [u8; 16]) {
-        let b: &mut Block = Array::cast_from_core_mut(block);
-        match &self.0 {
-            Cipher::A128(c) => c.encrypt_block(b),
-            Cipher::A192(c) => c.encrypt_block(b),
-            Cipher::A256(c) => c.encrypt_block(b),
-        }
-    }
-
-    fn decrypt(&self, block: &mut [u8; 16]) {
-        let b: &mut Block = Array::cast_from_core_mut(block);
-        match &self.0 {
-            Cipher::A128(c) => c.decrypt_block(b),
-            Cipher::A192(c) => c.decrypt_block(b),
-            Cipher::A256(c) => c.decrypt_block(b),
-        }
-    }
+    fn bits(&self) -> u32;
 }
 
-impl fmt::Debug for Kek {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Kek(AES-{}, redacted)", self.bits())
-    }
-}
+/// The core's key-encryption key: [`super::aes_ct::Aes`], constant-time and panic-free.
+pub type Kek = super::aes_ct::Aes;
 
 fn xor_counter(a: &mut [u8; SEMIBLOCK], t: u64) {
     for (x, y) in a.iter_mut().zip(t.to_be_bytes()) {
@@ -134,13 +99,17 @@ fn split(b: &[u8; 16], a: &mut [u8; SEMIBLOCK], r: &mut [u8; SEMIBLOCK]) {
 
 /// RFC 3394 section 2.2.1, index-based form: wraps the semiblocks `r` (two or more) in place
 /// under initial value `a`, returning the final A.
-fn w(kek: &Kek, mut a: [u8; SEMIBLOCK], r: &mut [[u8; SEMIBLOCK]]) -> [u8; SEMIBLOCK] {
+fn w<C: BlockCipher + ?Sized>(
+    kek: &C,
+    mut a: [u8; SEMIBLOCK],
+    r: &mut [[u8; SEMIBLOCK]],
+) -> [u8; SEMIBLOCK] {
     let n = r.len() as u64;
     let mut block = [0u8; 16];
     for j in 0..6u64 {
         for (i, ri) in r.iter_mut().enumerate() {
             block = join(&a, ri);
-            kek.encrypt(&mut block);
+            kek.encrypt_block(&mut block);
             split(&block, &mut a, ri);
             xor_counter(&mut a, counter(n, j, i));
         }
@@ -150,14 +119,18 @@ fn w(kek: &Kek, mut a: [u8; SEMIBLOCK], r: &mut [[u8; SEMIBLOCK]]) -> [u8; SEMIB
 }
 
 /// RFC 3394 section 2.2.2: the inverse of [`w`], in place, returning the recovered A.
-fn w_inverse(kek: &Kek, mut a: [u8; SEMIBLOCK], r: &mut [[u8; SEMIBLOCK]]) -> [u8; SEMIBLOCK] {
+fn w_inverse<C: BlockCipher + ?Sized>(
+    kek: &C,
+    mut a: [u8; SEMIBLOCK],
+    r: &mut [[u8; SEMIBLOCK]],
+) -> [u8; SEMIBLOCK] {
     let n = r.len() as u64;
     let mut block = [0u8; 16];
     for j in (0..6u64).rev() {
         for (i, ri) in r.iter_mut().enumerate().rev() {
             xor_counter(&mut a, counter(n, j, i));
             block = join(&a, ri);
-            kek.decrypt(&mut block);
+            kek.decrypt_block(&mut block);
             split(&block, &mut a, ri);
         }
     }
@@ -200,8 +173,8 @@ fn out_slice(out: &mut [u8], needed: usize) -> Result<&mut [u8], KeyWrapError> {
 }
 
 /// Wraps `key` with `kek` into the start of `out`, returning the wrapped bytes.
-pub fn wrap<'o>(
-    kek: &Kek,
+pub fn wrap<'o, C: BlockCipher + ?Sized>(
+    kek: &C,
     mode: Mode,
     key: &[u8],
     out: &'o mut [u8],
@@ -235,7 +208,7 @@ pub fn wrap<'o>(
     if let [only] = semis {
         // RFC 5649 section 4.1: a single padded semiblock is one AES-ECB block.
         let mut block = join(&a, only);
-        kek.encrypt(&mut block);
+        kek.encrypt_block(&mut block);
         split(&block, &mut a, only);
         block.zeroize();
     } else {
@@ -248,8 +221,8 @@ pub fn wrap<'o>(
 /// Unwraps `wrapped` with `kek` into the start of `out`, returning the key. Every integrity
 /// failure (wrong KEK, altered bytes, bad length indicator or padding) is
 /// [`KeyWrapError::Integrity`]; `out` is wiped before that error is returned.
-pub fn unwrap<'o>(
-    kek: &Kek,
+pub fn unwrap<'o, C: BlockCipher + ?Sized>(
+    kek: &C,
     mode: Mode,
     wrapped: &[u8],
     out: &'o mut [u8],
@@ -270,7 +243,7 @@ pub fn unwrap<'o>(
     let (semis, _) = out.as_chunks_mut::<SEMIBLOCK>();
     if let [only] = semis {
         let mut block = join(&a, only);
-        kek.decrypt(&mut block);
+        kek.decrypt_block(&mut block);
         split(&block, &mut a, only);
         block.zeroize();
     } else {
@@ -316,6 +289,7 @@ fn check_kwp(a: &[u8; SEMIBLOCK], body: &[u8]) -> (Choice, usize) {
 mod tests {
     use super::*;
     use crate::hex;
+    use aes::cipher::KeyInit;
     use proptest::prelude::*;
     use std::vec;
     use std::vec::Vec;
@@ -413,7 +387,7 @@ mod tests {
     #[test]
     fn debug_is_redacted() {
         let k = Kek::new(&[0x41; 24]).unwrap();
-        assert_eq!(std::format!("{k:?}"), "Kek(AES-192, redacted)");
+        assert_eq!(std::format!("{k:?}"), "Aes(192 bits, redacted)");
     }
 
     fn oracle_kwp_wrap(kek: &[u8], key: &[u8]) -> Vec<u8> {

@@ -1,7 +1,8 @@
 //! Unwrapping released keys, without a heap.
 //!
 //! - [`aes_kw`]: AES key wrap (RFC 3394) and key wrap with padding (RFC 5649), both directions,
-//!   128/192/256-bit KEKs, branch-free integrity check, output wiped on failure.
+//!   128/192/256-bit KEKs, branch-free integrity check, output wiped on failure, over any
+//!   [`BlockCipher`]; [`aes_ct`] is the core's constant-time software AES.
 //! - [`release`]: Key Vault's combined formats `CKM_RSA_AES_KEY_WRAP`, `RSA_AES_KEY_WRAP_256`
 //!   and `RSA_AES_KEY_WRAP_384`: RSA-OAEP of an AES KEK, then AES-KWP of the key, over any
 //!   [`crate::rsa::oaep::OaepDecrypt`] backend.
@@ -11,7 +12,9 @@
 //!
 //! Released key material lives in [`crate::secret::SecretBytes`], which wipes itself on drop.
 
+pub mod aes_ct;
 pub mod aes_kw;
+mod ec;
 pub mod hkdf;
 pub(crate) mod pem;
 pub mod pkcs8;
@@ -19,8 +22,11 @@ pub mod release;
 
 use core::fmt;
 
-pub use aes_kw::{Kek, Mode};
-pub use release::{ReleaseError, ReleasedKey, WrapAlgorithm, unwrap_release, unwrap_rsa_aes};
+pub use aes_kw::{BlockCipher, Kek, Mode};
+pub use release::{
+    ReleaseError, ReleasedKey, WrapAlgorithm, unwrap_release, unwrap_release_with, unwrap_rsa_aes,
+    unwrap_rsa_aes_with,
+};
 
 /// Why an AES key wrap or unwrap failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

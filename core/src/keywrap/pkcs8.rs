@@ -10,8 +10,6 @@
 
 use core::fmt;
 
-use p256::elliptic_curve::point::AffineCoordinates;
-
 use super::KeyError;
 use super::pem::{self, PemKind};
 use crate::der::{self, tag};
@@ -117,9 +115,15 @@ impl EcPrivateKeyDer<'_> {
             dst.copy_from_slice(digits);
             Ok::<usize, KeyError>(size)
         })?;
-        // Range check (and the public point) through the curve arithmetic.
-        self.point_from(out.as_bytes())?;
-        Ok(out)
+        let ok = match self.curve {
+            Curve::P256 => super::ec::p256_scalar_ok(out.as_bytes()),
+            Curve::P384 => super::ec::p384_scalar_ok(out.as_bytes()),
+        };
+        if ok {
+            Ok(out)
+        } else {
+            Err(KeyError::Component { field: "d" })
+        }
     }
 
     /// The public point d*G.
@@ -135,27 +139,17 @@ impl EcPrivateKeyDer<'_> {
             y: [0; 48],
             len: self.curve.size(),
         };
-        match self.curve {
-            Curve::P256 => {
-                let sk = p256::SecretKey::from_slice(d).map_err(|_| bad)?;
-                let a = *sk.public_key().as_affine();
-                copy_into(&mut p.x, a.x().as_slice());
-                copy_into(&mut p.y, a.y().as_slice());
-            }
-            Curve::P384 => {
-                let sk = p384::SecretKey::from_slice(d).map_err(|_| bad)?;
-                let a = *sk.public_key().as_affine();
-                copy_into(&mut p.x, a.x().as_slice());
-                copy_into(&mut p.y, a.y().as_slice());
-            }
-        }
+        let size = self.curve.size();
+        let d = d.get(..size).ok_or(bad)?;
+        let (Some(x), Some(y)) = (p.x.get_mut(..size), p.y.get_mut(..size)) else {
+            return Err(bad);
+        };
+        let done = match self.curve {
+            Curve::P256 => super::ec::p256_public(d, x, y),
+            Curve::P384 => super::ec::p384_public(d, x, y),
+        };
+        done.ok_or(bad)?;
         Ok(p)
-    }
-}
-
-fn copy_into(dst: &mut [u8; 48], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = *s;
     }
 }
 

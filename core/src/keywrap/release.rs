@@ -13,7 +13,7 @@
 use core::fmt;
 
 use super::KeyWrapError;
-use super::aes_kw::{self, Kek, Mode};
+use super::aes_kw::{self, BlockCipher, Kek, Mode};
 use crate::rsa::oaep::{OaepDecrypt, OaepError, OaepHash};
 use crate::rsa::private::MAX_MODULUS_LEN;
 use crate::secret::{BlindingSeed, SecretBytes};
@@ -137,9 +137,20 @@ impl From<crate::secret::CapacityError> for ReleaseError {
     }
 }
 
-/// Unwraps `blob` (RSA block followed by AES-KWP) into the start of `out`, returning the key.
-/// On error `out` holds nothing of the key.
+/// Unwraps `blob` (RSA block followed by AES-KWP) into the start of `out`, returning the key,
+/// with the core's software AES. On error `out` holds nothing of the key.
 pub fn unwrap_rsa_aes<'o, K: OaepDecrypt + ?Sized>(
+    key: &K,
+    alg: WrapAlgorithm,
+    blob: &[u8],
+    blinding: &BlindingSeed,
+    out: &'o mut [u8],
+) -> Result<&'o [u8], ReleaseError> {
+    unwrap_rsa_aes_with::<Kek, K>(key, alg, blob, blinding, out)
+}
+
+/// [`unwrap_rsa_aes`] with the AES implementation `C`.
+pub fn unwrap_rsa_aes_with<'o, C: BlockCipher, K: OaepDecrypt + ?Sized>(
     key: &K,
     alg: WrapAlgorithm,
     blob: &[u8],
@@ -164,7 +175,7 @@ pub fn unwrap_rsa_aes<'o, K: OaepDecrypt + ?Sized>(
             .map_err(ReleaseError::Oaep)
     })?;
     let kek = match kek_bytes.len() {
-        16 | 24 | 32 => Kek::new(kek_bytes.as_bytes())?,
+        16 | 24 | 32 => C::new(kek_bytes.as_bytes())?,
         actual => return Err(ReleaseError::KekLength { actual }),
     };
     drop(kek_bytes);
@@ -173,7 +184,18 @@ pub fn unwrap_rsa_aes<'o, K: OaepDecrypt + ?Sized>(
 
 /// Unwraps a release: `enc` is the `request.enc` of the release response, `ciphertext` the
 /// decoded `ciphertext` of `key_hsm`. The result is the raw key (oct) or PKCS#8 DER (RSA, EC).
+/// Uses the core's software AES.
 pub fn unwrap_release<K: OaepDecrypt + ?Sized>(
+    key: &K,
+    enc: &str,
+    ciphertext: &[u8],
+    blinding: &BlindingSeed,
+) -> Result<ReleasedKey, ReleaseError> {
+    unwrap_release_with::<Kek, K>(key, enc, ciphertext, blinding)
+}
+
+/// [`unwrap_release`] with the AES implementation `C`.
+pub fn unwrap_release_with<C: BlockCipher, K: OaepDecrypt + ?Sized>(
     key: &K,
     enc: &str,
     ciphertext: &[u8],
@@ -181,8 +203,9 @@ pub fn unwrap_release<K: OaepDecrypt + ?Sized>(
 ) -> Result<ReleasedKey, ReleaseError> {
     let alg = WrapAlgorithm::from_name(enc).ok_or(ReleaseError::Algorithm)?;
     let mut released = ReleasedKey::new();
-    released
-        .fill_with(|buf| unwrap_rsa_aes(key, alg, ciphertext, blinding, buf).map(<[u8]>::len))?;
+    released.fill_with(|buf| {
+        unwrap_rsa_aes_with::<C, K>(key, alg, ciphertext, blinding, buf).map(<[u8]>::len)
+    })?;
     Ok(released)
 }
 

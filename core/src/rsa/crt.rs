@@ -1,80 +1,67 @@
 //! The RSA private-key operation with the Chinese remainder theorem over fixed-size integers
-//! (crypto-bigint), generic over the limb counts of the modulus (`L`) and of each prime (`H`,
-//! with `L = 2H`).
+//! ([`super::bignum`]), generic over the limb counts of the modulus (`L`) and of each prime
+//! (`H`, with `L = 2H`).
 //!
-//! Constant time: every operation on secret values (reductions, exponentiations with dp and dq,
-//! Garner's recombination, unblinding) is a crypto-bigint constant-time operation with fixed
-//! sizes; only public values (the ciphertext range check, the public exponent, the final
-//! fault-check outcome) are branched on. Base blinding: the ciphertext is multiplied by r^e and
-//! the result by r^-1, with r drawn from the caller's [`BlindingSeed`], so the exponentiations
-//! never see an input the adversary chose. The result is checked against the public key before
-//! it is used (a fault would otherwise leak a prime, as in the Bellcore attack).
+//! Constant time: every operation on secret values (reduction modulo p and q, blinding,
+//! exponentiation with dp and dq, inversion, Garner's recombination) is a fixed sequence of
+//! limb operations; only public values (the ciphertext range check, the public exponent, the
+//! final fault-check outcome) are branched on.
+//!
+//! Blinding, per prime: with r drawn from the caller's [`BlindingSeed`], c mod p is multiplied
+//! by r^e before the exponentiation with dp, which then yields m_p * r (as e * dp = 1 mod p-1),
+//! and the result is multiplied by r^-1. So the secret exponentiations never see the value the
+//! adversary chose. The recombined result is checked against the public key before it is used
+//! (a fault would otherwise reveal a prime, as in the Bellcore attack).
 
-use crypto_bigint::ctutils::CtEq;
-use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{Limb, Odd, U64, Uint, Word};
 use sha2::{Digest, Sha256};
+use subtle::ConditionallySelectable;
 use zeroize::Zeroize;
 
+use super::bignum::{Monty, Nat};
 use super::oaep::OaepError;
 use super::pkcs1::RsaPrivateKeyDer;
 use crate::keywrap::KeyError;
 use crate::secret::BlindingSeed;
 
-/// Big-endian bytes (at most `N` limbs' worth) to a `Uint`.
-pub(crate) fn uint_from_be<const N: usize>(bytes: &[u8]) -> Option<Uint<N>> {
-    let mut words = [0 as Word; N];
-    let mut chunks = bytes.rchunks(Limb::BYTES);
-    for w in words.iter_mut() {
-        match chunks.next() {
-            Some(c) => *w = c.iter().fold(0, |acc: Word, b| (acc << 8) | Word::from(*b)),
-            None => break,
-        }
-    }
-    if chunks.next().is_some() {
-        return None;
-    }
-    let u = Uint::from_words(words);
-    words.zeroize();
-    Some(u)
-}
-
-/// Writes the low `out.len()` bytes of `x`, big-endian, into `out`.
-pub(crate) fn uint_to_be<const N: usize>(x: &Uint<N>, out: &mut [u8]) {
-    let mut chunks = out.rchunks_mut(Limb::BYTES);
-    for w in x.as_words() {
-        let Some(c) = chunks.next() else { return };
-        let mut b = w.to_be_bytes();
-        let skip = b.len().saturating_sub(c.len());
-        for (d, s) in c.iter_mut().zip(b.iter().skip(skip)) {
-            *d = *s;
-        }
-        b.zeroize();
-    }
-    for c in chunks {
-        c.fill(0);
-    }
-}
-
-fn odd<const N: usize>(bytes: &[u8], field: &'static str) -> Result<Odd<Uint<N>>, KeyError> {
-    let u = uint_from_be::<N>(bytes).ok_or(KeyError::Component { field })?;
-    Odd::new(u)
-        .into_option()
-        .ok_or(KeyError::Component { field })
-}
-
 /// A two-prime RSA private key in CRT form. Secret fields are wiped on drop.
 pub(crate) struct CrtKey<const L: usize, const H: usize> {
-    n: FixedMontyParams<L>,
-    e: U64,
+    n: Monty<L>,
+    e: u64,
     /// Modulus length in bytes.
     k: usize,
-    p: FixedMontyParams<H>,
-    q: FixedMontyParams<H>,
-    dp: Uint<H>,
-    dq: Uint<H>,
+    p: Monty<H>,
+    q: Monty<H>,
+    dp: Nat<H>,
+    dq: Nat<H>,
     /// q^-1 mod p, in Montgomery form modulo p.
-    qinv: FixedMontyForm<H>,
+    qinv: Nat<H>,
+}
+
+fn component<const N: usize>(bytes: &[u8], field: &'static str) -> Result<Nat<N>, KeyError> {
+    Nat::from_be(bytes).ok_or(KeyError::Component { field })
+}
+
+/// The two halves of a double-width number.
+fn split<const L: usize, const H: usize>(x: &Nat<L>) -> (Nat<H>, Nat<H>) {
+    let mut lo = Nat::<H>::ZERO;
+    let mut hi = Nat::<H>::ZERO;
+    let mut limbs = x.0.iter();
+    for (d, s) in lo.0.iter_mut().zip(&mut limbs) {
+        *d = *s;
+    }
+    for (d, s) in hi.0.iter_mut().zip(&mut limbs) {
+        *d = *s;
+    }
+    (lo, hi)
+}
+
+/// lo + hi * 2^(64H) as one number.
+fn join<const L: usize, const H: usize>(lo: &Nat<H>, hi: &Nat<H>) -> Nat<L> {
+    let mut out = Nat::<L>::ZERO;
+    for (d, s) in out.0.iter_mut().zip(lo.0.iter().chain(hi.0.iter())) {
+        *d = *s;
+    }
+    out
 }
 
 impl<const L: usize, const H: usize> CrtKey<L, H> {
@@ -83,27 +70,26 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
     /// Builds the key and checks it: n = p*q, and a private operation inverts the public one.
     pub(crate) fn new(c: &RsaPrivateKeyDer<'_>, e: u32) -> Result<Self, KeyError> {
         let () = Self::SHAPE_OK;
-        let n = odd::<L>(c.n, "n")?;
-        let p = odd::<H>(c.p, "p")?;
-        let q = odd::<H>(c.q, "q")?;
-        let (lo, hi) = p.as_ref().widening_mul(q.as_ref());
-        let pq: Uint<L> = lo.concat_resize(&hi);
-        if !pq.ct_eq(n.as_ref()).to_bool() {
+        let n_nat = component::<L>(c.n, "n")?;
+        let p_nat = component::<H>(c.p, "p")?;
+        let q_nat = component::<H>(c.q, "q")?;
+        let (lo, hi) = p_nat.mul_wide(&q_nat);
+        if !bool::from(join::<L, H>(&lo, &hi).ct_eq(&n_nat)) {
             return Err(KeyError::Inconsistent);
         }
-        let dp = uint_from_be::<H>(c.dp).ok_or(KeyError::Component { field: "dp" })?;
-        let dq = uint_from_be::<H>(c.dq).ok_or(KeyError::Component { field: "dq" })?;
-        let qinv_u = uint_from_be::<H>(c.qinv).ok_or(KeyError::Component { field: "qi" })?;
-        let p = FixedMontyParams::new(p);
+        let n = Monty::new(n_nat).ok_or(KeyError::Component { field: "n" })?;
+        let p = Monty::new(p_nat).ok_or(KeyError::Component { field: "p" })?;
+        let q = Monty::new(q_nat).ok_or(KeyError::Component { field: "q" })?;
+        let qinv = component::<H>(c.qinv, "qi")?;
         let key = CrtKey {
-            n: FixedMontyParams::new_vartime(n),
-            e: U64::from_u32(e),
+            n,
+            e: u64::from(e),
             k: c.n.len(),
-            qinv: FixedMontyForm::new(&qinv_u, &p),
+            qinv: p.enter(&qinv),
             p,
-            q: FixedMontyParams::new(q),
-            dp,
-            dq,
+            q,
+            dp: component::<H>(c.dp, "dp")?,
+            dq: component::<H>(c.dq, "dq")?,
         };
         key.self_test()?;
         Ok(key)
@@ -111,39 +97,33 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
 
     /// Encrypts a fixed value with the public key and requires the private key to give it back.
     fn self_test(&self) -> Result<(), KeyError> {
-        let x = Uint::<L>::from_u64(0x0123_4567_89ab_cdef);
-        let c = FixedMontyForm::new(&x, &self.n)
-            .pow_vartime(&self.e)
-            .retrieve();
+        let x = Nat::<L>::from_u64(0x0123_4567_89ab_cdef);
+        let c = self.n.leave(&self.n.pow_public(&self.n.enter(&x), self.e));
         let mut c_bytes = [0u8; 512];
         let mut m_bytes = [0u8; 512];
         let (Some(cb), Some(mb)) = (c_bytes.get_mut(..self.k), m_bytes.get_mut(..self.k)) else {
             return Err(KeyError::ModulusSize { bytes: self.k });
         };
-        uint_to_be(&c, cb);
+        c.write_be(cb);
         let seed = BlindingSeed::new([0x5A; 32]);
         self.decrypt_raw(cb, &seed, mb)
             .map_err(|_| KeyError::Inconsistent)?;
-        let back = uint_from_be::<L>(mb).ok_or(KeyError::Inconsistent)?;
-        if back.ct_eq(&x).to_bool() {
+        let back = Nat::<L>::from_be(mb).ok_or(KeyError::Inconsistent)?;
+        if bool::from(back.ct_eq(&x)) {
             Ok(())
         } else {
             Err(KeyError::Inconsistent)
         }
     }
 
-    /// r from the seed: SHA-256 in counter mode over the seed, k-1 bytes (so r < n), then its
-    /// Montgomery form and inverse modulo n.
-    fn blinding(
-        &self,
-        seed: &BlindingSeed,
-    ) -> Result<(FixedMontyForm<L>, FixedMontyForm<L>), OaepError> {
+    /// A blinding value for one prime: SHA-256 in counter mode over the seed and a label.
+    fn blinding_value(seed: &BlindingSeed, label: u8) -> Nat<H> {
         let mut bytes = [0u8; 512];
-        let len = self.k.saturating_sub(1);
-        let dst = bytes.get_mut(..len).ok_or(OaepError::Blinding)?;
-        for (i, chunk) in (0u32..).zip(dst.chunks_mut(32)) {
+        let len = H.saturating_mul(8).min(bytes.len());
+        for (i, chunk) in (0u32..).zip(bytes.get_mut(..len).unwrap_or(&mut []).chunks_mut(32)) {
             let block = Sha256::new()
                 .chain_update(b"csc-core RSA blinding")
+                .chain_update([label])
                 .chain_update(seed.as_bytes())
                 .chain_update(i.to_be_bytes())
                 .finalize();
@@ -151,21 +131,39 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
                 *d = *s;
             }
         }
-        let r = uint_from_be::<L>(dst).ok_or(OaepError::Blinding);
+        let r = Nat::from_be(bytes.get(..len).unwrap_or(&[])).unwrap_or(Nat::ZERO);
         bytes.zeroize();
-        let mut r = r?;
-        let r_m = FixedMontyForm::new(&r, &self.n);
-        r.zeroize();
-        let r_inv = r_m.invert().into_option().ok_or(OaepError::Blinding)?;
-        Ok((r_m, r_inv))
+        r
     }
 
-    /// c mod p for a modulus-sized c, without division: c = lo + hi * 2^(64H), and 2^(64H) is
-    /// the Montgomery radix R, whose Montgomery form is R^2 mod p.
-    fn reduce(c: &Uint<L>, params: &FixedMontyParams<H>) -> FixedMontyForm<H> {
-        let (lo, hi): (Uint<H>, Uint<H>) = c.split_resize();
-        let radix = FixedMontyForm::from_montgomery(*params.r2(), params);
-        FixedMontyForm::new(&lo, params).add(&FixedMontyForm::new(&hi, params).mul(&radix))
+    /// m_P = c^dP mod P, blinded with r (see the module docs). `c_lo`, `c_hi` are the halves of
+    /// the ciphertext; the result is in Montgomery form modulo P.
+    fn half(
+        prime: &Monty<H>,
+        d: &Nat<H>,
+        e: u64,
+        c_lo: &Nat<H>,
+        c_hi: &Nat<H>,
+        r: &Nat<H>,
+    ) -> Result<Nat<H>, OaepError> {
+        // c mod P = c_lo + c_hi * R, in Montgomery form.
+        let c = prime.add(
+            &prime.enter(c_lo),
+            &prime.mul(&prime.enter(c_hi), &prime.radix()),
+        );
+        let mut r_m = prime.enter(r);
+        let mut r_plain = prime.leave(&r_m);
+        let (mut r_inv, invertible) = prime.invert(&r_plain);
+        let mut x = prime.mul(&c, &prime.pow_public(&r_m, e));
+        let mut y = prime.pow(&x, d);
+        let m = prime.mul(&y, &prime.enter(&r_inv));
+        let ok = bool::from(invertible);
+        r_m.zeroize();
+        r_plain.zeroize();
+        r_inv.zeroize();
+        x.zeroize();
+        y.zeroize();
+        if ok { Ok(m) } else { Err(OaepError::Blinding) }
     }
 
     /// The raw private-key operation on `c` (exactly k big-endian bytes) into `out` (k bytes).
@@ -175,34 +173,42 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
         seed: &BlindingSeed,
         out: &mut [u8],
     ) -> Result<(), OaepError> {
-        let c = uint_from_be::<L>(c).ok_or(OaepError::CiphertextRange)?;
-        if c.cmp_vartime(self.n.modulus().as_ref()) != core::cmp::Ordering::Less {
+        let c = Nat::<L>::from_be(c).ok_or(OaepError::CiphertextRange)?;
+        if !bool::from(c.ct_lt(self.n.modulus())) {
             return Err(OaepError::CiphertextRange);
         }
-        let (r, r_inv) = self.blinding(seed)?;
-        // c' = c * r^e mod n
-        let c_blind = FixedMontyForm::new(&c, &self.n).mul(&r.pow_vartime(&self.e));
-        let cb = c_blind.retrieve();
-        // m1 = c'^dp mod p, m2 = c'^dq mod q
-        let m1 = Self::reduce(&cb, &self.p).pow(&self.dp);
-        let mut m2 = Self::reduce(&cb, &self.q).pow(&self.dq).retrieve();
-        // Garner: h = qinv * (m1 - m2) mod p; m' = m2 + h * q
-        let m2_p = FixedMontyForm::new(&m2, &self.p);
-        let mut h = m1.sub(&m2_p).mul(&self.qinv).retrieve();
-        let (lo, hi) = h.widening_mul(self.q.modulus().as_ref());
-        let mut m_blind: Uint<L> = lo.concat_resize(&hi);
-        m_blind = m_blind.wrapping_add(&m2.resize());
+        let (c_lo, c_hi) = split::<L, H>(&c);
+        let mut rp = Self::blinding_value(seed, b'p');
+        let mut rq = Self::blinding_value(seed, b'q');
+        let mp = Self::half(&self.p, &self.dp, self.e, &c_lo, &c_hi, &rp);
+        let mq = Self::half(&self.q, &self.dq, self.e, &c_lo, &c_hi, &rq);
+        rp.zeroize();
+        rq.zeroize();
+        let (mut mp, mq) = match (mp, mq) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        // Garner: h = qinv * (m_p - m_q) mod p; m = m_q + h * q.
+        let mut mq_plain = self.q.leave(&mq);
+        let mq_in_p = self.p.enter(&mq_plain);
+        let mut h = self
+            .p
+            .leave(&self.p.mul(&self.p.sub(&mp, &mq_in_p), &self.qinv));
+        let (lo, hi) = h.mul_wide(self.q.modulus());
+        let (mut m, _) = join::<L, H>(&lo, &hi).add(&join::<L, H>(&mq_plain, &Nat::ZERO));
+        mp.zeroize();
+        mq_plain.zeroize();
         h.zeroize();
-        m2.zeroize();
-        let m_blind_m = FixedMontyForm::new(&m_blind, &self.n);
-        m_blind.zeroize();
-        // Fault check: m'^e must give back c'.
-        let ok = m_blind_m.pow_vartime(&self.e).ct_eq(&c_blind);
-        if !ok.to_bool() {
+        // Fault check: m^e must give back c.
+        let m_m = self.n.enter(&m);
+        let c_m = self.n.enter(&c);
+        let ok = self.n.pow_public(&m_m, self.e).ct_eq(&c_m);
+        // Write nothing unless the check passed.
+        m.conditional_assign(&Nat::ZERO, !ok);
+        if !bool::from(ok) {
             return Err(OaepError::Fault);
         }
-        let mut m = m_blind_m.mul(&r_inv).retrieve();
-        uint_to_be(&m, out);
+        m.write_be(out);
         m.zeroize();
         Ok(())
     }
@@ -221,19 +227,12 @@ impl<const L: usize, const H: usize> Drop for CrtKey<L, H> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crypto_bigint::U256;
 
     #[test]
-    fn byte_conversions_round_trip() {
-        let bytes: [u8; 20] = core::array::from_fn(|i| i as u8 + 1);
-        let u = uint_from_be::<{ U256::LIMBS }>(&bytes).unwrap();
-        let mut back = [0xFFu8; 32];
-        uint_to_be(&u, &mut back);
-        assert_eq!(&back[12..], &bytes);
-        assert!(back[..12].iter().all(|b| *b == 0));
-        assert!(uint_from_be::<{ U256::LIMBS }>(&[1u8; 33]).is_none());
-        let mut short = [0u8; 4];
-        uint_to_be(&u, &mut short);
-        assert_eq!(short, [17, 18, 19, 20]);
+    fn split_and_join() {
+        let x = Nat::<4>([1, 2, 3, 4]);
+        let (lo, hi) = split::<4, 2>(&x);
+        assert_eq!((lo, hi), (Nat([1, 2]), Nat([3, 4])));
+        assert_eq!(join::<4, 2>(&lo, &hi), x);
     }
 }

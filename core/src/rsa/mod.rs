@@ -4,8 +4,9 @@
 //!
 //! Private side: [`oaep`] (the [`oaep::OaepDecrypt`] backend trait and constant-time decoding),
 //! [`pkcs1`] (the `RSAPrivateKey` reader), [`private`] (the core's key) over `crt` (the
-//! blinded CRT exponentiation).
+//! blinded CRT exponentiation) and `bignum` (constant-time, panic-free Montgomery arithmetic).
 
+pub(crate) mod bignum;
 mod crt;
 pub mod mgf1;
 pub mod oaep;

@@ -5,8 +5,6 @@
 
 use core::fmt;
 
-use crypto_bigint::{U1024, U1536, U2048, U3072, U4096};
-
 use super::crt::CrtKey;
 use super::oaep::{self, OaepDecrypt, OaepError, OaepHash, RsaPublicParts};
 use super::pkcs1::RsaPrivateKeyDer;
@@ -24,9 +22,9 @@ const STACK_SCRUB: usize = 48 * 1024;
 // Sized for the largest key on purpose: the core has no heap to box variants in.
 #[allow(clippy::large_enum_variant)]
 enum Crt {
-    K2048(CrtKey<{ U2048::LIMBS }, { U1024::LIMBS }>),
-    K3072(CrtKey<{ U3072::LIMBS }, { U1536::LIMBS }>),
-    K4096(CrtKey<{ U4096::LIMBS }, { U2048::LIMBS }>),
+    K2048(CrtKey<32, 16>),
+    K3072(CrtKey<48, 24>),
+    K4096(CrtKey<64, 32>),
 }
 
 /// An RSA private key held by the core. Secret parts are wiped on drop; `Debug` shows only the
@@ -171,11 +169,9 @@ impl fmt::Debug for RsaPrivateKey {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::rsa::crt::{uint_from_be, uint_to_be};
+    use crate::rsa::bignum::{Monty, Nat};
     use crate::rsa::oaep::tests::encode;
     use crate::rsa::pkcs1;
-    use crypto_bigint::Odd;
-    use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
     use std::vec;
     use std::vec::Vec;
 
@@ -188,13 +184,12 @@ pub(crate) mod tests {
 
     /// Textbook RSA with the public key (tests only).
     pub(crate) fn public_raw(public: RsaPublicParts<'_>, m: &[u8]) -> Vec<u8> {
-        let n = Odd::new(uint_from_be::<{ U4096::LIMBS }>(public.n).unwrap()).unwrap();
-        let e = uint_from_be::<{ U4096::LIMBS }>(public.e).unwrap();
-        let params = FixedMontyParams::new_vartime(n);
-        let m = uint_from_be::<{ U4096::LIMBS }>(m).unwrap();
-        let c = FixedMontyForm::new(&m, &params).pow_vartime(&e).retrieve();
+        let n = Monty::new(Nat::<64>::from_be(public.n).unwrap()).unwrap();
+        let e = public.e.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+        let m = n.enter(&Nat::from_be(m).unwrap());
+        let c = n.leave(&n.pow_public(&m, e));
         let mut out = vec![0u8; public.n.len()];
-        uint_to_be(&c, &mut out);
+        c.write_be(&mut out);
         out
     }
 
