@@ -22,7 +22,9 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 
 # --- system packages (apt) ---
-APT_PACKAGES=(${CI_APT_PACKAGES:-})
+# valgrind: constant-time instruction counts (csc-crypto tests); libssl-dev, pkg-config: the
+# OpenSSL baseline of the unwrap benchmark (openssl crate, built by clippy --all-targets).
+APT_PACKAGES=(valgrind libssl-dev pkg-config ${CI_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

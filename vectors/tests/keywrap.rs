@@ -300,3 +300,37 @@ fn jwk_set_matches_upstream_bytes_both_backends() {
         );
     }
 }
+
+/// encfs's key derivation for released RSA keys, against OpenSSL's HKDF (`openssl kdf -keylen 32
+/// -kdfopt digest:SHA256 -kdfopt hexkey:<d> [-kdfopt hexsalt:<salt>] -kdfopt info:<label> HKDF`
+/// run on d of the upstream test key, OpenSSL 3.0.19).
+#[test]
+fn encfs_hkdf_matches_openssl() {
+    use csc_core::keywrap::{hkdf, pkcs8};
+    let pem = read("shared/vectors/csc/skr/rsa_aes_kwp_private_key.pem");
+    let mut scratch = vec![0u8; pem.len()];
+    let pkcs8::PrivateKeyDer::Rsa(k) = pkcs8::read(&pem, &mut scratch).unwrap() else {
+        panic!("not an RSA key")
+    };
+    let default_label = "d44aea0db74566c3b1a7898dc7928f924670e5ea940e4f954ca39b13b416e83e";
+    let with_salt = "745c41d1324cb827d44b106de7f864444dc3b37914a8f4ee6ba50234c919c0e6";
+    let salt = "00112233445566778899aabbccddeeff";
+    assert_eq!(
+        Hex(hkdf::derive_key(k.d, "", "").unwrap().as_bytes()).to_string(),
+        default_label
+    );
+    assert_eq!(
+        Hex(hkdf::derive_key(k.d, salt, "my label").unwrap().as_bytes()).to_string(),
+        with_salt
+    );
+    // The same from the PKCS#8 DER a release carries.
+    let aws = AwsLcRsaKey::from_pem_or_der(&pem).unwrap();
+    let der = aws.to_pkcs8_der().unwrap();
+    assert_eq!(
+        Hex(hkdf::derive_from_rsa_key(&der, salt, "my label")
+            .unwrap()
+            .as_bytes())
+        .to_string(),
+        with_salt
+    );
+}

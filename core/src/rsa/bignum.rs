@@ -148,16 +148,6 @@ impl<const N: usize> Nat<N> {
         Choice::from(borrow as u8)
     }
 
-    /// Shifts right by one bit, shifting `top` (0 or 1) in at the most significant end.
-    fn shr1(&mut self, top: u64) {
-        let mut carry = top & 1;
-        for l in self.0.iter_mut().rev() {
-            let next = *l & 1;
-            *l = (*l >> 1) | (carry << 63);
-            carry = next;
-        }
-    }
-
     /// The full product, as (low N limbs, high N limbs).
     pub(crate) fn mul_wide(&self, other: &Self) -> (Self, Self) {
         let mut lo = Self::ZERO;
@@ -262,30 +252,32 @@ impl<const N: usize> Monty<N> {
         Nat::conditional_select(&d, &e, Choice::from(borrow as u8))
     }
 
-    /// Montgomery product a*b/R mod m (CIOS), for a, b < m.
+    /// Montgomery product a*b/R mod m, for a, b < m (FIOS: one pass per limb of b that adds
+    /// a*b_i and q*m and shifts down one limb).
     pub(crate) fn mul(&self, a: &Nat<N>, b: &Nat<N>) -> Nat<N> {
+        let a0 = limb(&a.0, 0);
+        let m0 = limb(&self.m.0, 0);
         let mut t = [0u64; N];
         let mut t_hi = 0u64;
         for bi in b.0.iter() {
-            let mut carry = 0u64;
-            for (tj, aj) in t.iter_mut().zip(a.0.iter()) {
-                (*tj, carry) = mac(*tj, *aj, *bi, carry);
+            let (t0, mut ca) = mac(limb(&t, 0), a0, *bi, 0);
+            let q = t0.wrapping_mul(self.m0inv);
+            let (_, mut cm) = mac(t0, q, m0, 0);
+            let mut u = [0u64; N];
+            let rest = t.iter().zip(a.0.iter()).zip(self.m.0.iter()).skip(1);
+            for (uj, ((tj, aj), mj)) in u.iter_mut().zip(rest) {
+                let (x, c1) = mac(*tj, *aj, *bi, ca);
+                let (y, c2) = mac(x, q, *mj, cm);
+                (ca, cm) = (c1, c2);
+                *uj = y;
             }
-            let (s, c1) = adc(t_hi, carry, 0);
-            let q = limb(&t, 0).wrapping_mul(self.m0inv);
-            let (_, mut carry) = mac(limb(&t, 0), q, limb(&self.m.0, 0), 0);
-            for j in 1..N {
-                let (v, c) = mac(limb(&t, j), q, limb(&self.m.0, j), carry);
-                carry = c;
-                if let Some(d) = t.get_mut(j.wrapping_sub(1)) {
-                    *d = v;
-                }
-            }
-            let (v, c2) = adc(s, carry, 0);
-            if let Some(d) = t.last_mut() {
-                *d = v;
+            let (x, c1) = adc(t_hi, ca, 0);
+            let (y, c2) = adc(x, cm, 0);
+            if let Some(top) = u.last_mut() {
+                *top = y;
             }
             t_hi = c1.wrapping_add(c2);
+            t = u;
         }
         let t = Nat(t);
         let (d, borrow) = t.sub(&self.m);
@@ -309,29 +301,68 @@ impl<const N: usize> Monty<N> {
         self.r2
     }
 
-    /// base^exp (base in Montgomery form), constant time in both: fixed 4-bit windows over all
-    /// 64E exponent bits, table entries selected by scanning the whole table.
-    pub(crate) fn pow<const E: usize>(&self, base: &Nat<N>, exp: &Nat<E>) -> Nat<N> {
+    /// The 16 powers base^0..base^15 (Montgomery form) for 4-bit windows.
+    fn table(&self, base: &Nat<N>) -> [Nat<N>; 16] {
         let mut table = [Nat::<N>::ZERO; 16];
         let mut acc = self.one;
         for entry in table.iter_mut() {
             *entry = acc;
             acc = self.mul(&acc, base);
         }
-        acc = self.one;
+        table
+    }
+
+    /// The table entry for a secret index, reading every entry.
+    fn select(table: &[Nat<N>; 16], idx: u64) -> Nat<N> {
+        let mut sel = Nat::<N>::ZERO;
+        for (k, entry) in (0u64..).zip(table.iter()) {
+            sel.conditional_assign(entry, k.ct_eq(&idx));
+        }
+        sel
+    }
+
+    /// base^exp (base in Montgomery form), constant time in both: fixed 4-bit windows over all
+    /// 64E exponent bits, table entries selected by scanning the whole table.
+    pub(crate) fn pow<const E: usize>(&self, base: &Nat<N>, exp: &Nat<E>) -> Nat<N> {
+        let mut table = self.table(base);
+        let mut acc = self.one;
         for w in (0..E.saturating_mul(16)).rev() {
             for _ in 0..4 {
                 acc = self.mul(&acc, &acc);
             }
-            let idx = exp.window(w);
-            let mut sel = Nat::<N>::ZERO;
-            for (k, entry) in (0u64..).zip(table.iter()) {
-                sel.conditional_assign(entry, k.ct_eq(&idx));
-            }
+            let mut sel = Self::select(&table, exp.window(w));
             acc = self.mul(&acc, &sel);
             sel.zeroize();
         }
         table.zeroize();
+        acc
+    }
+
+    /// b1^e1 * b2^e2 (bases in Montgomery form) with shared squarings, constant time in all
+    /// four (same structure as [`Self::pow`], two table lookups per window).
+    pub(crate) fn pow2<const E: usize>(
+        &self,
+        b1: &Nat<N>,
+        e1: &Nat<E>,
+        b2: &Nat<N>,
+        e2: &Nat<E>,
+    ) -> Nat<N> {
+        let mut t1 = self.table(b1);
+        let mut t2 = self.table(b2);
+        let mut acc = self.one;
+        for w in (0..E.saturating_mul(16)).rev() {
+            for _ in 0..4 {
+                acc = self.mul(&acc, &acc);
+            }
+            let mut s1 = Self::select(&t1, e1.window(w));
+            acc = self.mul(&acc, &s1);
+            let mut s2 = Self::select(&t2, e2.window(w));
+            acc = self.mul(&acc, &s2);
+            s1.zeroize();
+            s2.zeroize();
+        }
+        t1.zeroize();
+        t2.zeroize();
         acc
     }
 
@@ -346,37 +377,6 @@ impl<const N: usize> Monty<N> {
             }
         }
         acc
-    }
-
-    /// a^-1 mod m for a plain (not Montgomery) a < m, by a constant-time binary extended GCD
-    /// with 128N fixed iterations. The choice is false when gcd(a, m) != 1.
-    pub(crate) fn invert(&self, a: &Nat<N>) -> (Nat<N>, Choice) {
-        // Invariants: x1*a = u and x2*a = v (mod m).
-        let mut u = *a;
-        let mut v = self.m;
-        let mut x1 = Nat::<N>::one();
-        let mut x2 = Nat::<N>::ZERO;
-        for _ in 0..N.saturating_mul(128) {
-            let odd = u.is_odd();
-            let swap = odd & u.ct_lt(&v);
-            Nat::conditional_swap(&mut u, &mut v, swap);
-            Nat::conditional_swap(&mut x1, &mut x2, swap);
-            let (diff, _) = u.sub(&v);
-            u.conditional_assign(&diff, odd);
-            let x1_diff = self.sub(&x1, &x2);
-            x1.conditional_assign(&x1_diff, odd);
-            // u is even now; halve u, and x1 modulo m.
-            u.shr1(0);
-            let (plus_m, carry) = x1.add(&self.m);
-            let x1_odd = x1.is_odd();
-            let top = u64::conditional_select(&0, &carry, x1_odd);
-            x1.conditional_assign(&plus_m, x1_odd);
-            x1.shr1(top);
-        }
-        let ok = v.ct_eq(&Nat::one());
-        u.zeroize();
-        x1.zeroize();
-        (x2, ok)
     }
 }
 
@@ -428,12 +428,11 @@ mod tests {
             // Unreduced input to enter (anything below 2^256).
             let big = Nat::<4>(e);
             prop_assert_eq!(to_cb(&mp.leave(&mp.enter(&big))), to_cb(&big).rem_vartime(&cp.modulus().to_nz().unwrap()));
-            let (inv, ok) = mp.invert(&a);
-            let expect = ca.invert().into_option();
-            prop_assert_eq!(bool::from(ok), expect.is_some());
-            if let Some(x) = expect {
-                prop_assert_eq!(to_cb(&inv), x.retrieve());
-            }
+            let e2 = Nat::<4>(b.0.map(|w| w.rotate_left(17)));
+            prop_assert_eq!(
+                to_cb(&mp.leave(&mp.pow2(&am, &exp, &bm, &e2))),
+                ca.pow(&to_cb(&exp)).mul(&cbv.pow(&to_cb(&e2))).retrieve()
+            );
             let (lo, hi) = a.mul_wide(&b);
             let (clo, chi) = to_cb(&a).widening_mul(&to_cb(&b));
             prop_assert_eq!((to_cb(&lo), to_cb(&hi)), (clo, chi));
@@ -459,12 +458,15 @@ mod tests {
     fn small_cases() {
         assert!(Monty::<1>::new(Nat([4])).is_none());
         assert!(Monty::<1>::new(Nat([1])).is_none());
+        // Fermat: 53^(61-2) = 53^-1 = 38 (mod 61).
         let m = Monty::<1>::new(Nat([61])).unwrap();
-        let (inv, ok) = m.invert(&Nat([53]));
-        assert!(bool::from(ok));
+        let inv = m.leave(&m.pow2(
+            &m.enter(&Nat([53])),
+            &Nat([59]),
+            &m.enter(&Nat([1])),
+            &Nat([0]),
+        ));
         assert_eq!(inv, Nat([38]));
-        let (_, ok) = Monty::<1>::new(Nat([15])).unwrap().invert(&Nat([5]));
-        assert!(!bool::from(ok));
         assert!(N4::from_be(&[1u8; 33]).is_none());
         assert_eq!(N4::from_be(&[0u8; 40]), Some(N4::ZERO));
     }

@@ -9,8 +9,9 @@
 //!
 //! Blinding, per prime: with r drawn from the caller's [`BlindingSeed`], c mod p is multiplied
 //! by r^e before the exponentiation with dp, which then yields m_p * r (as e * dp = 1 mod p-1),
-//! and the result is multiplied by r^-1. So the secret exponentiations never see the value the
-//! adversary chose. The recombined result is checked against the public key before it is used
+//! and the result is multiplied by r^-1 = r^(p-2), computed in the same pass. So the secret
+//! exponentiations never see the value the adversary chose. (If r happened to be 0 mod p, with
+//! probability about 2^-1000, the result would be wrong and the fault check refuses it.) The recombined result is checked against the public key before it is used
 //! (a fault would otherwise reveal a prime, as in the Bellcore attack).
 
 use sha2::{Digest, Sha256};
@@ -138,6 +139,9 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
 
     /// m_P = c^dP mod P, blinded with r (see the module docs). `c_lo`, `c_hi` are the halves of
     /// the ciphertext; the result is in Montgomery form modulo P.
+    ///
+    /// The unblinding factor r^-1 is r^(P-2) (Fermat), folded into the same exponentiation:
+    /// (c * r^e)^dP * r^(P-2) = m * r * r^-1, with the squarings shared.
     fn half(
         prime: &Monty<H>,
         d: &Nat<H>,
@@ -145,25 +149,20 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
         c_lo: &Nat<H>,
         c_hi: &Nat<H>,
         r: &Nat<H>,
-    ) -> Result<Nat<H>, OaepError> {
+    ) -> Nat<H> {
         // c mod P = c_lo + c_hi * R, in Montgomery form.
         let c = prime.add(
             &prime.enter(c_lo),
             &prime.mul(&prime.enter(c_hi), &prime.radix()),
         );
         let mut r_m = prime.enter(r);
-        let mut r_plain = prime.leave(&r_m);
-        let (mut r_inv, invertible) = prime.invert(&r_plain);
         let mut x = prime.mul(&c, &prime.pow_public(&r_m, e));
-        let mut y = prime.pow(&x, d);
-        let m = prime.mul(&y, &prime.enter(&r_inv));
-        let ok = bool::from(invertible);
+        let (mut p_minus_2, _) = prime.modulus().sub(&Nat::from_u64(2));
+        let m = prime.pow2(&x, d, &r_m, &p_minus_2);
         r_m.zeroize();
-        r_plain.zeroize();
-        r_inv.zeroize();
         x.zeroize();
-        y.zeroize();
-        if ok { Ok(m) } else { Err(OaepError::Blinding) }
+        p_minus_2.zeroize();
+        m
     }
 
     /// The raw private-key operation on `c` (exactly k big-endian bytes) into `out` (k bytes).
@@ -180,14 +179,10 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
         let (c_lo, c_hi) = split::<L, H>(&c);
         let mut rp = Self::blinding_value(seed, b'p');
         let mut rq = Self::blinding_value(seed, b'q');
-        let mp = Self::half(&self.p, &self.dp, self.e, &c_lo, &c_hi, &rp);
+        let mut mp = Self::half(&self.p, &self.dp, self.e, &c_lo, &c_hi, &rp);
         let mq = Self::half(&self.q, &self.dq, self.e, &c_lo, &c_hi, &rq);
         rp.zeroize();
         rq.zeroize();
-        let (mut mp, mq) = match (mp, mq) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => return Err(e),
-        };
         // Garner: h = qinv * (m_p - m_q) mod p; m = m_q + h * q.
         let mut mq_plain = self.q.leave(&mq);
         let mq_in_p = self.p.enter(&mq_plain);

@@ -94,8 +94,6 @@ pub enum OaepError {
     /// The private-key result did not verify against the public key (a fault during the
     /// computation); nothing was released.
     Fault,
-    /// The blinding factor drawn from the seed had no inverse (probability about 2^-1000).
-    Blinding,
     /// The backend failed without saying why (std backends).
     Backend,
 }
@@ -118,7 +116,6 @@ impl fmt::Display for OaepError {
             OaepError::Fault => {
                 f.write_str("RSA private-key result failed its check against the public key")
             }
-            OaepError::Blinding => f.write_str("RSA blinding factor is not invertible"),
             OaepError::Backend => f.write_str("RSA-OAEP backend failed"),
         }
     }
