@@ -329,16 +329,17 @@ pub enum UnwrapReleaseError {
 }
 
 /// Unwraps a Key Vault release (`enc` = request.enc, `ciphertext` = decoded key_hsm
-/// ciphertext) with `key` (either backend), AES-NI and a fresh blinding seed.
+/// ciphertext) with `key` (either backend), AES-NI and a fresh blinding seed. The key is
+/// written in place on the heap (no stack copies) and wiped when the box is dropped.
 pub fn unwrap_release<K: OaepDecrypt + ?Sized>(
     key: &K,
     enc: &str,
     ciphertext: &[u8],
-) -> Result<ReleasedKey, UnwrapReleaseError> {
+) -> Result<Box<ReleasedKey>, UnwrapReleaseError> {
     let seed = blinding_seed()?;
-    Ok(unwrap_release_with::<FastAes, K>(
-        key, enc, ciphertext, &seed,
-    )?)
+    let mut out = Box::new(ReleasedKey::new());
+    unwrap_release_with::<FastAes, K>(key, enc, ciphertext, &seed, &mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -384,6 +385,26 @@ mod tests {
             assert_eq!(fast.bits(), soft.bits());
         }
         assert!(FastAes::new(&[0; 7]).is_err());
+    }
+
+    #[test]
+    fn release_through_both_rsa_backends() {
+        let pem = include_bytes!("../../../vectors/data/csc/skr/rsa_aes_kwp_private_key.pem");
+        let blob_text =
+            include_bytes!("../../../vectors/data/csc/skr/rsa_aes_kwp_ciphertext.b64url");
+        let mut blob = vec![0u8; blob_text.len()];
+        let n = csc_core::base64::decode_into(blob_text, &mut blob).unwrap();
+        blob.truncate(n);
+        let aws = AwsLcRsaKey::from_pem_or_der(pem).unwrap();
+        let core = RsaPrivateKey::from_pem_or_der(pem, &mut [0u8; 2048]).unwrap();
+        let a = unwrap_release(&aws, "CKM_RSA_AES_KEY_WRAP", &blob).unwrap();
+        let b = unwrap_release(&core, "CKM_RSA_AES_KEY_WRAP", &blob).unwrap();
+        assert_eq!(a.len(), 32);
+        assert_eq!(a.as_bytes(), b.as_bytes());
+        assert!(matches!(
+            unwrap_release(&aws, "RSA_AES_KEY_WRAP_384", &blob),
+            Err(UnwrapReleaseError::Release(ReleaseError::Oaep(_)))
+        ));
     }
 
     #[test]

@@ -182,31 +182,35 @@ pub fn unwrap_rsa_aes_with<'o, C: BlockCipher, K: OaepDecrypt + ?Sized>(
     Ok(aes_kw::unwrap(&kek, Mode::Kwp, kwp_part, out)?)
 }
 
-/// Unwraps a release: `enc` is the `request.enc` of the release response, `ciphertext` the
-/// decoded `ciphertext` of `key_hsm`. The result is the raw key (oct) or PKCS#8 DER (RSA, EC).
-/// Uses the core's software AES.
-pub fn unwrap_release<K: OaepDecrypt + ?Sized>(
+/// Unwraps a release into `out`: `enc` is the `request.enc` of the release response,
+/// `ciphertext` the decoded `ciphertext` of `key_hsm`. The result is the raw key (oct) or PKCS#8
+/// DER (RSA, EC). Uses the core's software AES.
+///
+/// The key is written in place into the caller's [`ReleasedKey`] (a value returned by move could
+/// leave a copy behind on the stack); on error `out` is left empty and wiped.
+pub fn unwrap_release<'o, K: OaepDecrypt + ?Sized>(
     key: &K,
     enc: &str,
     ciphertext: &[u8],
     blinding: &BlindingSeed,
-) -> Result<ReleasedKey, ReleaseError> {
-    unwrap_release_with::<Kek, K>(key, enc, ciphertext, blinding)
+    out: &'o mut ReleasedKey,
+) -> Result<&'o [u8], ReleaseError> {
+    unwrap_release_with::<Kek, K>(key, enc, ciphertext, blinding, out)
 }
 
 /// [`unwrap_release`] with the AES implementation `C`.
-pub fn unwrap_release_with<C: BlockCipher, K: OaepDecrypt + ?Sized>(
+pub fn unwrap_release_with<'o, C: BlockCipher, K: OaepDecrypt + ?Sized>(
     key: &K,
     enc: &str,
     ciphertext: &[u8],
     blinding: &BlindingSeed,
-) -> Result<ReleasedKey, ReleaseError> {
+    out: &'o mut ReleasedKey,
+) -> Result<&'o [u8], ReleaseError> {
+    out.clear();
     let alg = WrapAlgorithm::from_name(enc).ok_or(ReleaseError::Algorithm)?;
-    let mut released = ReleasedKey::new();
-    released.fill_with(|buf| {
+    out.fill_with(|buf| {
         unwrap_rsa_aes_with::<C, K>(key, alg, ciphertext, blinding, buf).map(<[u8]>::len)
-    })?;
-    Ok(released)
+    })
 }
 
 #[cfg(test)]
@@ -236,16 +240,18 @@ mod tests {
     fn upstream_vector_unwraps() {
         let key = vector_key();
         let expected = crate::hex::decode_array::<32>(EXPECTED_HEX).unwrap();
-        let got = unwrap_release(&key, "CKM_RSA_AES_KEY_WRAP", &blob(), &seed()).unwrap();
-        assert_eq!(got.as_bytes(), &expected);
+        let mut out = ReleasedKey::new();
+        let got = unwrap_release(&key, "CKM_RSA_AES_KEY_WRAP", &blob(), &seed(), &mut out).unwrap();
+        assert_eq!(got, &expected);
         assert_eq!(
-            unwrap_release(&key, "RSA_AES_KEY_WRAP_256", &blob(), &seed()).unwrap_err(),
+            unwrap_release(&key, "RSA_AES_KEY_WRAP_256", &blob(), &seed(), &mut out).unwrap_err(),
             ReleaseError::Oaep(OaepError::Decryption)
         );
         assert_eq!(
-            unwrap_release(&key, "ckm_rsa_aes_key_wrap", &blob(), &seed()).unwrap_err(),
+            unwrap_release(&key, "ckm_rsa_aes_key_wrap", &blob(), &seed(), &mut out).unwrap_err(),
             ReleaseError::Algorithm
         );
+        assert!(out.is_empty());
     }
 
     #[test]
@@ -276,9 +282,11 @@ mod tests {
     fn short_blobs() {
         let key = vector_key();
         let b = blob();
+        let mut out = ReleasedKey::new();
         for len in [0, 255, 256, 271] {
             assert_eq!(
-                unwrap_release(&key, "CKM_RSA_AES_KEY_WRAP", &b[..len], &seed()).unwrap_err(),
+                unwrap_release(&key, "CKM_RSA_AES_KEY_WRAP", &b[..len], &seed(), &mut out)
+                    .unwrap_err(),
                 ReleaseError::TooShort {
                     needed: 272,
                     actual: len
