@@ -235,6 +235,96 @@ fn summary(dir: &Path) {
     }
 }
 
+/// Median time per operation of each contender, measured in alternating rounds so that load
+/// from other processes (this machine is shared) hits all of them alike.
+fn interleaved(label: &str, ops: &mut [(&str, &mut dyn FnMut())], per_round: u32) {
+    const ROUNDS: usize = 21;
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); ops.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, op)) in ops.iter_mut().enumerate() {
+            let t = std::time::Instant::now();
+            for _ in 0..per_round {
+                op();
+            }
+            times[i].push(t.elapsed().as_nanos() as f64 / f64::from(per_round));
+        }
+    }
+    let medians: Vec<f64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort_by(f64::total_cmp);
+            t[ROUNDS / 2]
+        })
+        .collect();
+    let base = medians[ops.len() - 1];
+    for ((name, _), ns) in ops.iter().zip(&medians) {
+        println!(
+            "{label:28} {name:9} {:>12.0} op/s  {:>9.2} us/op  x{:.3} of openssl (interleaved)",
+            1e9 / ns,
+            ns / 1e3,
+            base / ns
+        );
+    }
+}
+
+fn interleaved_all(f: &Fixture) {
+    let seed = BlindingSeed::new([7; 32]);
+    let mut out = [0u8; 512];
+    let mut out2 = [0u8; 512];
+    let mut out3 = [0u8; 512];
+    let mut ossl_ctx = PkeyCtx::new(&f.ossl).unwrap();
+    ossl_ctx.decrypt_init().unwrap();
+    ossl_ctx.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
+    ossl_ctx.set_rsa_oaep_md(openssl::md::Md::sha1()).unwrap();
+    ossl_ctx.set_rsa_mgf1_md(openssl::md::Md::sha1()).unwrap();
+    println!("\n=== the same, interleaved rounds (median of 21) ===");
+    interleaved(
+        "rsa2048_oaep_sha1_decrypt",
+        &mut [
+            ("core", &mut || {
+                black_box(
+                    f.core
+                        .decrypt_oaep(OaepHash::Sha1, &f.oaep_ct, &seed, &mut out)
+                        .is_ok(),
+                );
+            }),
+            ("aws-lc", &mut || {
+                black_box(
+                    f.aws
+                        .decrypt_oaep(OaepHash::Sha1, &f.oaep_ct, &seed, &mut out2)
+                        .is_ok(),
+                );
+            }),
+            ("openssl", &mut || {
+                black_box(openssl_oaep_decrypt(&mut ossl_ctx, &f.oaep_ct, &mut out3));
+            }),
+        ],
+        10,
+    );
+    let mut o1 = [0u8; 64];
+    let mut o2 = [0u8; 64];
+    let mut o3 = [0u8; 64];
+    let mut o4 = [0u8; 64];
+    interleaved(
+        "kwp_unwrap_aes256_32B",
+        &mut [
+            ("core", &mut || {
+                black_box(kwp_unwrap::<Kek>(&KEK, &f.kwp, &mut o1));
+            }),
+            ("fast-aes", &mut || {
+                black_box(kwp_unwrap::<FastAes>(&KEK, &f.kwp, &mut o2));
+            }),
+            ("aws-lc", &mut || {
+                black_box(aws_lc_kwp_unwrap(&KEK, &f.kwp, &mut o3));
+            }),
+            ("openssl", &mut || {
+                black_box(openssl_kwp_unwrap(&KEK, &f.kwp, &mut o4));
+            }),
+        ],
+        200,
+    );
+}
+
 fn main() {
     let dir = std::env::temp_dir().join(format!("csc-unwrap-bench-{}", std::process::id()));
     let f = fixture();
@@ -247,5 +337,6 @@ fn main() {
     benches(&mut c, &f);
     c.final_summary();
     summary(&dir);
+    interleaved_all(&f);
     let _ = std::fs::remove_dir_all(&dir);
 }

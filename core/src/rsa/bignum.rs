@@ -252,29 +252,28 @@ impl<const N: usize> Monty<N> {
         Nat::conditional_select(&d, &e, Choice::from(borrow as u8))
     }
 
-    /// Montgomery product a*b/R mod m, for a, b < m (FIOS: one pass per limb of b that adds
-    /// a*b_i and q*m and shifts down one limb).
+    /// Montgomery product a*b/R mod m, for a, b < m (CIOS: per limb of b, add a*b_i, then
+    /// add q*m and shift down one limb).
     pub(crate) fn mul(&self, a: &Nat<N>, b: &Nat<N>) -> Nat<N> {
-        let a0 = limb(&a.0, 0);
         let m0 = limb(&self.m.0, 0);
         let mut t = [0u64; N];
         let mut t_hi = 0u64;
         for bi in b.0.iter() {
-            let (t0, mut ca) = mac(limb(&t, 0), a0, *bi, 0);
-            let q = t0.wrapping_mul(self.m0inv);
-            let (_, mut cm) = mac(t0, q, m0, 0);
-            let mut u = [0u64; N];
-            let rest = t.iter().zip(a.0.iter()).zip(self.m.0.iter()).skip(1);
-            for (uj, ((tj, aj), mj)) in u.iter_mut().zip(rest) {
-                let (x, c1) = mac(*tj, *aj, *bi, ca);
-                let (y, c2) = mac(x, q, *mj, cm);
-                (ca, cm) = (c1, c2);
-                *uj = y;
+            let mut carry = 0u64;
+            for (tj, aj) in t.iter_mut().zip(a.0.iter()) {
+                (*tj, carry) = mac(*tj, *aj, *bi, carry);
             }
-            let (x, c1) = adc(t_hi, ca, 0);
-            let (y, c2) = adc(x, cm, 0);
+            let (s, c1) = adc(t_hi, carry, 0);
+            let t0 = limb(&t, 0);
+            let q = t0.wrapping_mul(self.m0inv);
+            let (_, mut carry) = mac(t0, q, m0, 0);
+            let mut u = [0u64; N];
+            for (uj, (tj, mj)) in u.iter_mut().zip(t.iter().zip(self.m.0.iter()).skip(1)) {
+                (*uj, carry) = mac(*tj, q, *mj, carry);
+            }
+            let (v, c2) = adc(s, carry, 0);
             if let Some(top) = u.last_mut() {
-                *top = y;
+                *top = v;
             }
             t_hi = c1.wrapping_add(c2);
             t = u;
