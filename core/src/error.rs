@@ -25,6 +25,18 @@ pub enum Error {
     Der(crate::der::DerError),
     /// Base64 could not be decoded.
     Base64(crate::base64::Base64Error),
+    /// AES key wrap or unwrap failed.
+    KeyWrap(crate::keywrap::KeyWrapError),
+    /// A private key could not be read.
+    Key(crate::keywrap::KeyError),
+    /// RSA-OAEP decryption failed.
+    Oaep(crate::rsa::oaep::OaepError),
+    /// A released key could not be unwrapped.
+    Release(crate::keywrap::ReleaseError),
+    /// Key derivation failed.
+    Derive(crate::keywrap::hkdf::DeriveError),
+    /// A JWK could not be rendered.
+    Jwk(crate::jwk::JwkError),
 }
 
 /// Why a report could not be read.
@@ -177,7 +189,7 @@ pub enum InputError {
 }
 
 macro_rules! from_sub {
-    ($($sub:ident => $variant:ident),* $(,)?) => {$(
+    ($($sub:ty => $variant:ident),* $(,)?) => {$(
         impl From<$sub> for Error {
             fn from(e: $sub) -> Self {
                 Error::$variant(e)
@@ -199,6 +211,15 @@ impl From<crate::base64::Base64Error> for Error {
     }
 }
 
+from_sub!(
+    crate::keywrap::KeyWrapError => KeyWrap,
+    crate::keywrap::KeyError => Key,
+    crate::rsa::oaep::OaepError => Oaep,
+    crate::keywrap::ReleaseError => Release,
+    crate::keywrap::hkdf::DeriveError => Derive,
+    crate::jwk::JwkError => Jwk,
+);
+
 impl From<ReportError> for HclError {
     fn from(e: ReportError) -> Self {
         HclError::Report(e)
@@ -215,6 +236,12 @@ impl fmt::Display for Error {
             Error::Input(e) => e.fmt(f),
             Error::Der(e) => e.fmt(f),
             Error::Base64(e) => e.fmt(f),
+            Error::KeyWrap(e) => e.fmt(f),
+            Error::Key(e) => e.fmt(f),
+            Error::Oaep(e) => e.fmt(f),
+            Error::Release(e) => e.fmt(f),
+            Error::Derive(e) => e.fmt(f),
+            Error::Jwk(e) => e.fmt(f),
         }
     }
 }

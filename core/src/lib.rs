@@ -10,6 +10,9 @@
 //! - [`input`]: recognises raw, hex-text and HCL-wrapped reports.
 //! - [`runtime`]: the report_data / host_data conventions of the sidecars.
 //! - [`hex`], [`base64`], [`json`]: small, allocation-free codecs used throughout.
+//! - [`keywrap`], [`rsa`], [`jwk`], [`secret`]: released-key unwrap (AES-KW/KWP, constant-time
+//!   blinded RSA-OAEP, Key Vault's RSA-AES formats, key readers, HKDF), JWK rendering, and key
+//!   material that wipes itself.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(
