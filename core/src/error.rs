@@ -25,6 +25,12 @@ pub enum Error {
     Der(crate::der::DerError),
     /// Base64 could not be decoded.
     Base64(crate::base64::Base64Error),
+    /// PEM could not be read.
+    Pem(crate::pem::PemError),
+    /// A certificate or CRL could not be read.
+    Cert(crate::cert::CertError),
+    /// An extended-report certificate table could not be read.
+    CertTable(crate::certtable::CertTableError),
 }
 
 /// Why a report could not be read.
@@ -199,6 +205,21 @@ impl From<crate::base64::Base64Error> for Error {
     }
 }
 
+macro_rules! from_module {
+    ($($ty:path => $variant:ident),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::$variant(e)
+            }
+        }
+    )*};
+}
+from_module!(
+    crate::pem::PemError => Pem,
+    crate::cert::CertError => Cert,
+    crate::certtable::CertTableError => CertTable,
+);
+
 impl From<ReportError> for HclError {
     fn from(e: ReportError) -> Self {
         HclError::Report(e)
@@ -215,6 +236,9 @@ impl fmt::Display for Error {
             Error::Input(e) => e.fmt(f),
             Error::Der(e) => e.fmt(f),
             Error::Base64(e) => e.fmt(f),
+            Error::Pem(e) => e.fmt(f),
+            Error::Cert(e) => e.fmt(f),
+            Error::CertTable(e) => e.fmt(f),
         }
     }
 }

@@ -3,5 +3,6 @@
 //! issue 4) in [`private`]. [`mgf1`] is shared.
 
 pub mod mgf1;
+pub mod monty;
 pub mod private;
 pub mod public;
