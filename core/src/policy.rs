@@ -10,10 +10,6 @@
 //! the field, what was expected and what was found ([`PolicyError`]); [`violations`] lists
 //! all of them, [`check`] stops at the first.
 
-// Errors carry the values they name (CHIP_ID, digests) by value, as there is no heap to box
-// them in; the size is fine for errors returned once per report.
-#![allow(clippy::result_large_err)]
-
 mod checks;
 mod value;
 
@@ -139,14 +135,17 @@ pub struct PolicyOptions<'a> {
 pub fn violations<'r>(
     report: &'r Report<'r>,
     options: &'r PolicyOptions<'r>,
-) -> impl Iterator<Item = PolicyError> + 'r {
+) -> impl Iterator<Item = PolicyError<'r>> + 'r {
     checks::ALL
         .iter()
         .filter_map(move |check| check(report, options).err())
 }
 
 /// The first violation of `options` by `report`, if any.
-pub fn check(report: &Report<'_>, options: &PolicyOptions<'_>) -> Result<(), PolicyError> {
+pub fn check<'r>(
+    report: &'r Report<'r>,
+    options: &'r PolicyOptions<'r>,
+) -> Result<(), PolicyError<'r>> {
     checks::ALL
         .iter()
         .try_for_each(|check| check(report, options))

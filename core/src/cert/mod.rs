@@ -16,7 +16,7 @@ use core::fmt;
 
 pub use alg::{AlgorithmId, PublicKey, RsaPublicKey, SignatureScheme};
 pub use name::Name;
-pub use time::{Time, Validity};
+pub use time::{Civil, Time, Validity};
 
 use crate::der::{DerError, Reader, Tlv, read_single, tag};
 

@@ -4,9 +4,14 @@ use super::PolicyOptions;
 use super::value::{PolicyError, Relation, Value};
 use crate::report::{GuestPolicy, PlatformInfo, Report, TcbParts, TcbVersion};
 
-type Check = fn(&Report<'_>, &PolicyOptions<'_>) -> Result<(), PolicyError>;
+type Check = for<'a> fn(&'a Report<'a>, &'a PolicyOptions<'a>) -> Result<(), PolicyError<'a>>;
 
-fn fail(field: &'static str, relation: Relation, expected: Value, actual: Value) -> PolicyError {
+fn fail<'a>(
+    field: &'static str,
+    relation: Relation,
+    expected: Value<'a>,
+    actual: Value<'a>,
+) -> PolicyError<'a> {
     PolicyError {
         field,
         relation,
@@ -15,7 +20,7 @@ fn fail(field: &'static str, relation: Relation, expected: Value, actual: Value)
     }
 }
 
-fn at_least_u64(field: &'static str, min: u64, actual: u64) -> Result<(), PolicyError> {
+fn at_least_u64(field: &'static str, min: u64, actual: u64) -> Result<(), PolicyError<'static>> {
     if actual >= min {
         Ok(())
     } else {
@@ -28,20 +33,24 @@ fn at_least_u64(field: &'static str, min: u64, actual: u64) -> Result<(), Policy
     }
 }
 
-fn exact(field: &'static str, want: Option<&[u8]>, actual: &[u8]) -> Result<(), PolicyError> {
+fn exact<'a>(
+    field: &'static str,
+    want: Option<&'a [u8]>,
+    actual: &'a [u8],
+) -> Result<(), PolicyError<'a>> {
     match want {
         Some(w) if w != actual => Err(fail(
             field,
             Relation::Equal,
-            Value::bytes(w),
-            Value::bytes(actual),
+            Value::Bytes(w),
+            Value::Bytes(actual),
         )),
         _ => Ok(()),
     }
 }
 
 /// A bit the policy forbids unless allowed: fails if set and not allowed.
-fn forbidden(field: &'static str, allowed: bool, set: bool) -> Result<(), PolicyError> {
+fn forbidden(field: &'static str, allowed: bool, set: bool) -> Result<(), PolicyError<'static>> {
     if set && !allowed {
         Err(fail(
             field,
@@ -55,7 +64,7 @@ fn forbidden(field: &'static str, allowed: bool, set: bool) -> Result<(), Policy
 }
 
 /// A bit the policy may require: fails if required and not set.
-fn required(field: &'static str, require: bool, set: bool) -> Result<(), PolicyError> {
+fn required(field: &'static str, require: bool, set: bool) -> Result<(), PolicyError<'static>> {
     if require && !set {
         Err(fail(
             field,
@@ -80,7 +89,7 @@ fn tcb_at_least(
     field: &'static str,
     min: Option<TcbParts>,
     t: TcbVersion,
-) -> Result<(), PolicyError> {
+) -> Result<(), PolicyError<'static>> {
     match min {
         Some(min) if !t.meets(min) => Err(fail(
             field,
@@ -99,8 +108,8 @@ fn committed<T: PartialEq>(
     committed: T,
     current: T,
     le: impl Fn(&T, &T) -> bool,
-    value: impl Fn(T) -> Value,
-) -> Result<(), PolicyError> {
+    value: impl Fn(T) -> Value<'static>,
+) -> Result<(), PolicyError<'static>> {
     let ok = if permit {
         le(&committed, &current)
     } else {
@@ -137,7 +146,7 @@ fn author_key_trusted(r: &Report<'_>, o: &PolicyOptions<'_>) -> bool {
 
 macro_rules! platform_rule {
     ($name:ident, $field:literal, $kind:ident, $rule:ident, $bit:ident) => {
-        fn $name(r: &Report<'_>, o: &PolicyOptions<'_>) -> Result<(), PolicyError> {
+        fn $name<'a>(r: &'a Report<'a>, o: &'a PolicyOptions<'a>) -> Result<(), PolicyError<'a>> {
             match o.platform_info {
                 Some(p) => $kind($field, p.$rule, platform(r).$bit()),
                 None => Ok(()),
@@ -419,7 +428,7 @@ pub(super) const ALL: &[Check] = &[
                 "AUTHOR_KEY_DIGEST",
                 Relation::OneOf,
                 Value::Trusted(o.trusted_author_key_digests.len()),
-                Value::bytes(r.author_key_digest()),
+                Value::Bytes(r.author_key_digest()),
             ))
         } else {
             Ok(())
@@ -435,7 +444,7 @@ pub(super) const ALL: &[Check] = &[
                 "ID_KEY_DIGEST",
                 Relation::OneOf,
                 Value::Trusted(o.trusted_id_key_digests.len()),
-                Value::bytes(r.id_key_digest()),
+                Value::Bytes(r.id_key_digest()),
             ))
         } else {
             Ok(())

@@ -48,7 +48,8 @@ fn debug_is_forbidden_by_default() {
     let mut b = report_bytes();
     b[offset::POLICY + 2] |= 1 << 3; // bit 19
     let r = Report::parse(&b).unwrap();
-    let e = check(&r, &PolicyOptions::default()).unwrap_err();
+    let defaults = PolicyOptions::default();
+    let e = check(&r, &defaults).unwrap_err();
     assert_eq!(e.to_string(), "POLICY.DEBUG: expected false, found true");
     let allow = PolicyOptions {
         guest_policy: GuestPolicyRule {

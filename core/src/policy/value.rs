@@ -6,20 +6,12 @@ use core::fmt;
 use crate::hex::Hex;
 use crate::report::TcbParts;
 
-/// Longest byte field a policy compares (CHIP_ID, REPORT_DATA).
-pub const MAX_BYTES: usize = 64;
-
-/// A value in a policy error, owned so the error outlives the report.
+/// A value in a policy error; bytes borrow from the report or the options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Value {
+pub enum Value<'a> {
     /// Bytes, printed as hex.
-    Bytes {
-        /// Storage; the first `len` bytes are the value.
-        bytes: [u8; MAX_BYTES],
-        /// Length.
-        len: u8,
-    },
+    Bytes(&'a [u8]),
     /// A number.
     Number(u64),
     /// A bit field, printed as hex.
@@ -34,31 +26,10 @@ pub enum Value {
     Trusted(usize),
 }
 
-impl Value {
-    /// Bytes (at most [`MAX_BYTES`]; longer input is cut, which no field here needs).
-    pub fn bytes(b: &[u8]) -> Value {
-        let mut bytes = [0u8; MAX_BYTES];
-        let n = b.len().min(MAX_BYTES);
-        if let (Some(d), Some(s)) = (bytes.get_mut(..n), b.get(..n)) {
-            d.copy_from_slice(s);
-        }
-        Value::Bytes {
-            bytes,
-            len: u8::try_from(n).unwrap_or(0),
-        }
-    }
-}
-
-impl fmt::Display for Value {
+impl fmt::Display for Value<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Bytes { bytes, len } => {
-                write!(
-                    f,
-                    "{}",
-                    Hex(bytes.get(..usize::from(*len)).unwrap_or_default())
-                )
-            }
+            Value::Bytes(b) => write!(f, "{}", Hex(b)),
             Value::Number(n) => write!(f, "{n}"),
             Value::Bits(b) => write!(f, "0x{b:x}"),
             Value::Tcb(t) => write!(f, "{t}"),
@@ -96,18 +67,18 @@ impl Relation {
 
 /// A report field that violates the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PolicyError {
+pub struct PolicyError<'a> {
     /// The field, with AMD's name (`MEASUREMENT`, `POLICY.DEBUG`, `REPORTED_TCB`, ...).
     pub field: &'static str,
     /// How `actual` must relate to `expected`.
     pub relation: Relation,
     /// What the policy expects.
-    pub expected: Value,
+    pub expected: Value<'a>,
     /// What the report holds.
-    pub actual: Value,
+    pub actual: Value<'a>,
 }
 
-impl fmt::Display for PolicyError {
+impl fmt::Display for PolicyError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rel = match self.relation {
             Relation::Equal => "",
@@ -123,4 +94,4 @@ impl fmt::Display for PolicyError {
     }
 }
 
-impl core::error::Error for PolicyError {}
+impl core::error::Error for PolicyError<'_> {}

@@ -3,7 +3,7 @@
 
 use super::backend::Crypto;
 use super::chain::TrustedSigner;
-use super::error::{BindingError, CHIP_ID_LEN, Role, VerifyError};
+use super::error::{BindingError, ID_PREFIX, Role, VerifyError};
 use crate::report::{Report, SigningKey, TcbVersion};
 
 /// How CHIP_ID was bound to the certificate.
@@ -74,14 +74,23 @@ impl TrustedSigner {
             let hwid = self.hwid().ok_or(BindingError::MissingHwid)?;
             let chip_id = report.chip_id();
             if chip_id.get(..hwid.len()) != Some(hwid) {
-                let mut h = [0u8; CHIP_ID_LEN];
-                if let Some(d) = h.get_mut(..hwid.len()) {
-                    d.copy_from_slice(hwid);
-                }
+                let prefix = |src: &[u8]| {
+                    let mut out = [0u8; ID_PREFIX];
+                    for (o, i) in out.iter_mut().zip(src) {
+                        *o = *i;
+                    }
+                    out
+                };
+                let first = hwid
+                    .iter()
+                    .zip(chip_id.iter())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
                 return Err(BindingError::ChipId {
-                    hwid: h,
-                    chip_id: *chip_id,
+                    hwid: prefix(hwid),
+                    chip_id: prefix(chip_id),
                     len: self.hwid_len,
+                    first_difference: u8::try_from(first).unwrap_or(u8::MAX),
                 });
             }
             ChipIdCheck::Matched

@@ -245,8 +245,10 @@ impl fmt::Display for ChainError {
     }
 }
 
-/// Bytes of an hwID / CHIP_ID kept in errors.
+/// Bytes of an hwID / CHIP_ID.
 pub const CHIP_ID_LEN: usize = crate::abi::size::CHIP_ID;
+/// Bytes of hwID and CHIP_ID an error keeps (with the offset of the first difference).
+pub const ID_PREFIX: usize = 16;
 
 /// A report that does not match its certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,12 +270,14 @@ pub enum BindingError {
     },
     /// The VCEK's hwID is not the report's CHIP_ID (Turin: its first 8 bytes).
     ChipId {
-        /// hwID of the VCEK (first `len` bytes used).
-        hwid: [u8; CHIP_ID_LEN],
-        /// CHIP_ID of the report (first `len` bytes compared).
-        chip_id: [u8; CHIP_ID_LEN],
-        /// Bytes compared.
+        /// The first bytes of the VCEK's hwID.
+        hwid: [u8; ID_PREFIX],
+        /// The first bytes of the report's CHIP_ID.
+        chip_id: [u8; ID_PREFIX],
+        /// Bytes compared (64; 8 on Turin).
         len: u8,
+        /// Offset of the first byte that differs.
+        first_difference: u8,
     },
     /// The VCEK has no hwID extension.
     MissingHwid,
@@ -297,11 +301,21 @@ impl fmt::Display for BindingError {
                 f,
                 "report product is {report} but the certificate chain is for {chain}"
             ),
-            BindingError::ChipId { hwid, chip_id, len } => {
-                let n = usize::from(len);
+            BindingError::ChipId {
+                hwid,
+                chip_id,
+                len,
+                first_difference,
+            } => {
+                let n = usize::from(len).min(ID_PREFIX);
+                let more = if usize::from(len) > ID_PREFIX {
+                    "..."
+                } else {
+                    ""
+                };
                 write!(
                     f,
-                    "CHIP_ID: expected {} (VCEK hwID), found {}",
+                    "CHIP_ID: expected {}{more} (VCEK hwID), found {}{more}; first difference at byte {first_difference} of {len}",
                     Hex(hwid.get(..n).unwrap_or_default()),
                     Hex(chip_id.get(..n).unwrap_or_default())
                 )

@@ -11,10 +11,6 @@
 //! Caller-supplied chains are always checked against the built-in ARK of the product, unless the
 //! caller pins another root with [`Verifier::with_pinned_root`].
 
-// Errors carry the values they name (CHIP_ID, digests) by value, as there is no heap to box
-// them in; the size is fine for errors returned once per report.
-#![allow(clippy::result_large_err)]
-
 pub mod backend;
 mod binding;
 pub mod chain;
