@@ -6,3 +6,4 @@ pub mod args;
 pub mod exit;
 pub mod input;
 pub mod show;
+pub mod verify_cmd;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! snp-report show FILE [--json] [--product milan|genoa|turin]
+//! snp-report verify FILE [--vcek FILE] [--chain FILE] [--crl FILE] [--certs FILE] ... [--json]
 //! ```
 //! FILE is a raw 1184-byte report, hex text (as `get-snp-report` prints), or an Azure vTPM HCL
 //! report; `-` reads standard input.
@@ -13,7 +14,8 @@ use csc_tools::exit::{self, Failure};
 use csc_tools::input::{parse_report, product_arg, read_input};
 use csc_tools::show;
 
-const USAGE: &str = "usage: snp-report show FILE [--json] [--product milan|genoa|turin]";
+const USAGE: &str = "usage: snp-report show FILE [--json] [--product milan|genoa|turin]\n       \
+snp-report verify FILE [--vcek FILE] [--chain FILE] [--crl FILE] [--certs FILE] [--json] (verify --help for more)";
 
 fn show(args: &Args) -> Result<(), Failure> {
     args.reject_unknown(&["json", "product"])?;
@@ -33,13 +35,20 @@ fn show(args: &Args) -> Result<(), Failure> {
 }
 
 fn run() -> Result<(), Failure> {
-    let args = Args::parse(std::env::args().skip(1), &["json", "help", "h"])?;
+    let args = Args::parse(
+        std::env::args().skip(1),
+        &["json", "help", "h", "allow-debug"],
+    )?;
     if args.flag("help") || args.flag("h") {
-        println!("{USAGE}");
+        match args.positional().first().map(String::as_str) {
+            Some("verify") => println!("{}", csc_tools::verify_cmd::USAGE),
+            _ => println!("{USAGE}"),
+        }
         return Ok(());
     }
     match args.positional().first().map(String::as_str) {
         Some("show") => show(&args),
+        Some("verify") => csc_tools::verify_cmd::run(&args),
         Some(other) => Err(Failure::usage(format!(
             "unknown command {other:?}; {USAGE}"
         ))),
