@@ -93,3 +93,27 @@ fn any_single_byte_change_is_seen_or_harmless() {
         buf[i] ^= 0x01;
     }
 }
+
+/// A CRL made by an independent encoder (Python `cryptography`, RSASSA-PSS-SHA384, two
+/// revoked serials 0x010001 and 0x020002, issuer CN=ARK-Milan; see testdata/README.md).
+const PSS_CRL: &[u8] = include_bytes!("testdata/pss_crl.der");
+
+#[test]
+fn reads_a_crl() {
+    use super::crl::Crl;
+    let crl = Crl::from_der(PSS_CRL).unwrap();
+    assert_eq!(crl.issuer().common_name(), Some("ARK-Milan"));
+    assert_eq!(
+        crl.tbs_signature_algorithm().scheme(),
+        Ok(SignatureScheme::RsaPssSha384)
+    );
+    assert_eq!(crl.this_update().to_string(), "2024-01-01 00:00:00 UTC");
+    assert_eq!(crl.next_update().unwrap().to_string(), "2024-12-31 00:00:00 UTC");
+    let serials: std::vec::Vec<&[u8]> = crl.revoked().map(|r| r.serial).collect();
+    assert_eq!(serials, [&[0x01, 0x00, 0x01][..], &[0x02, 0x00, 0x02]]);
+    assert!(crl.is_revoked(&[0x01, 0x00, 0x01]) && !crl.is_revoked(&[0x01]));
+    // Every truncation is rejected, never mis-read.
+    for n in 0..PSS_CRL.len() {
+        assert!(Crl::from_der(&PSS_CRL[..n]).is_err(), "{n}");
+    }
+}
