@@ -123,7 +123,9 @@ impl Modulus {
             n0inv: inv.wrapping_neg(),
             r2: [0; MAX_LIMBS],
         };
-        md.r2 = md.compute_r2()?;
+        let mut r2 = [0u64; MAX_LIMBS];
+        md.compute_r2(&mut r2)?;
+        md.r2 = r2;
         Some(md)
     }
 
@@ -137,44 +139,42 @@ impl Modulus {
     }
 
     /// R^2 mod n: R mod n by doubling from the top bit of n, then Montgomery powering.
-    fn compute_r2(&self) -> Option<Limbs> {
+    fn compute_r2(&self, out: &mut Limbs) -> Option<()> {
         let m = self.m;
         let n = self.n();
         let top = *n.last()?;
         let bits = m
             .checked_mul(64)?
             .checked_sub(top.leading_zeros() as usize)?;
-        // x = 2^(bits-1) < n, then double up to 2^(64m) mod n = R mod n.
-        let mut x = [0u64; MAX_LIMBS];
+        // out = 2^(bits-1) < n, then double up to 2^(64m) mod n = R mod n.
+        *out = [0u64; MAX_LIMBS];
         let top_bit = bits.checked_sub(1)?;
-        *x.get_mut(top_bit / 64)? = 1u64 << (top_bit % 64);
+        *out.get_mut(top_bit / 64)? = 1u64 << (top_bit % 64);
         for _ in top_bit..m.checked_mul(64)? {
-            double_mod(active_mut(&mut x, m), n);
+            double_mod(active_mut(out, m), n);
         }
-        // x = R mod n is 1 in Montgomery form; 64 doublings give 2^64 in Montgomery form.
-        let mut base = x;
+        // out = R mod n is 1 in Montgomery form; 64 doublings give 2^64 in Montgomery form.
+        let mut base = *out;
         for _ in 0..64 {
             double_mod(active_mut(&mut base, m), n);
         }
         // (2^64)^m = R, in Montgomery form: R * R mod n = R^2 mod n.
-        let mut acc = x;
         let bits_m = usize::BITS.saturating_sub(m.leading_zeros());
         for i in (0..bits_m).rev() {
-            acc = self.mul(&acc, &acc);
+            self.square_assign(out);
             if (m >> i) & 1 == 1 {
-                acc = self.mul(&acc, &base);
+                self.mul_assign(out, &base);
             }
         }
-        Some(acc)
+        Some(())
     }
 
-    /// Montgomery product `a * b / R mod n` for `a, b < n` (CIOS).
-    pub fn mul(&self, a: &Limbs, b: &Limbs) -> Limbs {
+    /// Montgomery product `a * b / R` into `t` (m limbs plus a carry limb), CIOS.
+    fn mont_mul(&self, a: &Limbs, b: &Limbs, t: &mut [u64; MAX_LIMBS + 2]) {
         let m = self.m;
         let n = self.n();
         let a = active(a, m);
-        // t has m + 2 limbs; kept in one buffer with two spare limbs.
-        let mut t = [0u64; MAX_LIMBS + 2];
+        *t = [0u64; MAX_LIMBS + 2];
         for &bi in active(b, m) {
             let (body, spare) = t.split_at_mut(m.min(MAX_LIMBS));
             let mut carry = 0u64;
@@ -189,13 +189,9 @@ impl Modulus {
                 *tm1 = u64::from(over);
             }
             // t = (t + u n) / 2^64, with u chosen so the low limb vanishes.
-            let u = body.first().copied().unwrap_or(0).wrapping_mul(self.n0inv);
-            let (_, mut carry) = mac(
-                u,
-                n.first().copied().unwrap_or(0),
-                body.first().copied().unwrap_or(0),
-                0,
-            );
+            let t0 = body.first().copied().unwrap_or(0);
+            let u = t0.wrapping_mul(self.n0inv);
+            let (_, mut carry) = mac(u, n.first().copied().unwrap_or(0), t0, 0);
             for j in 1..body.len() {
                 let tj = body.get(j).copied().unwrap_or(0);
                 let nj = n.get(j).copied().unwrap_or(0);
@@ -214,32 +210,52 @@ impl Modulus {
                 *tm1 = 0;
             }
         }
-        let mut out = [0u64; MAX_LIMBS];
-        let (body, spare) = t.split_at(m.min(MAX_LIMBS));
-        let o = active_mut(&mut out, m);
-        o.copy_from_slice(body);
-        if spare.first().copied().unwrap_or(0) != 0 || geq(o, n) {
-            sub_assign(o, n);
-        }
-        out
     }
 
-    /// `base^e mod n` for `base < n` and a public exponent `e >= 1` (left-to-right binary).
-    pub fn pow(&self, base: &Limbs, e: u64) -> Limbs {
-        let mut one = [0u64; MAX_LIMBS];
-        if let Some(o) = one.first_mut() {
-            *o = 1;
+    /// Moves a Montgomery product from `t` into `out`, reduced below n.
+    fn finish(&self, t: &[u64; MAX_LIMBS + 2], out: &mut Limbs) {
+        let m = self.m;
+        let (body, spare) = t.split_at(m.min(MAX_LIMBS));
+        let o = active_mut(out, m);
+        o.copy_from_slice(body);
+        if spare.first().copied().unwrap_or(0) != 0 || geq(o, self.n()) {
+            sub_assign(o, self.n());
         }
-        let b = self.mul(base, &self.r2);
-        let mut acc = b;
+    }
+
+    /// `acc = acc * b / R mod n` for `acc, b < n`.
+    pub fn mul_assign(&self, acc: &mut Limbs, b: &Limbs) {
+        let mut t = [0u64; MAX_LIMBS + 2];
+        self.mont_mul(acc, b, &mut t);
+        self.finish(&t, acc);
+    }
+
+    /// `acc = acc^2 / R mod n` for `acc < n`.
+    pub fn square_assign(&self, acc: &mut Limbs) {
+        let mut t = [0u64; MAX_LIMBS + 2];
+        self.mont_mul(acc, acc, &mut t);
+        self.finish(&t, acc);
+    }
+
+    /// `x = x^e mod n` for `x < n` and a public exponent `e >= 1` (left-to-right binary).
+    pub fn pow_assign(&self, x: &mut Limbs, e: u64) {
+        // b = x in Montgomery form; acc runs in `x`.
+        let mut b = *x;
+        self.mul_assign(&mut b, &self.r2);
+        *x = b;
         let bits = 64u32.saturating_sub(e.leading_zeros());
         for i in (0..bits.saturating_sub(1)).rev() {
-            acc = self.mul(&acc, &acc);
+            self.square_assign(x);
             if (e >> i) & 1 == 1 {
-                acc = self.mul(&acc, &b);
+                self.mul_assign(x, &b);
             }
         }
-        self.mul(&acc, &one)
+        // Out of Montgomery form: multiply by 1.
+        b = [0u64; MAX_LIMBS];
+        if let Some(o) = b.first_mut() {
+            *o = 1;
+        }
+        self.mul_assign(x, &b);
     }
 
     /// True if `x < n`.
@@ -286,8 +302,8 @@ mod tests {
             let md = Modulus::new(&n.to_be_bytes()).unwrap();
             let mut base = [0u64; MAX_LIMBS];
             base[0] = b % n;
-            let got = md.pow(&base, e);
-            prop_assert_eq!(to_u128(&got), pow_mod(u128::from(b), e, u128::from(n)));
+            md.pow_assign(&mut base, e);
+            prop_assert_eq!(to_u128(&base), pow_mod(u128::from(b), e, u128::from(n)));
         }
 
         #[test]
@@ -302,12 +318,14 @@ mod tests {
             let mut base = [0u64; MAX_LIMBS];
             base[0] = b;
             prop_assume!(md.reduced(&base));
-            let whole = md.pow(&base, e);
-            let part = md.pow(&base, e - 1);
+            let mut whole = base;
+            md.pow_assign(&mut whole, e);
+            let mut part = base;
+            md.pow_assign(&mut part, e - 1);
             // Montgomery: (x R)(y) / R = x y; so mul(mul(part, R^2), base) = part * base.
-            let part_m = md.mul(&part, &md.r2);
-            let prod = md.mul(&part_m, &base);
-            prop_assert_eq!(whole, prod);
+            md.mul_assign(&mut part, &md.r2);
+            md.mul_assign(&mut part, &base);
+            prop_assert_eq!(whole, part);
         }
     }
 }

@@ -125,14 +125,14 @@ fn public_op<'o>(
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
 
     let n = Modulus::new(n_bytes).ok_or(RsaError::ModulusSize { bits })?;
-    let sig = monty::limbs_from_be(signature, n.limbs()).ok_or(RsaError::Invalid)?;
+    let mut x = monty::limbs_from_be(signature, n.limbs()).ok_or(RsaError::Invalid)?;
     // RSAVP1: the signature representative must be below the modulus.
-    if !n.reduced(&sig) {
+    if !n.reduced(&x) {
         return Err(RsaError::Invalid);
     }
-    let m = n.pow(&sig, e_value);
+    n.pow_assign(&mut x, e_value);
     let em = out.get_mut(..k).ok_or(RsaError::Invalid)?;
-    monty::limbs_to_be(&m, em);
+    monty::limbs_to_be(&x, em);
     Ok((bits, em))
 }
 

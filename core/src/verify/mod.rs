@@ -104,7 +104,7 @@ pub fn verify<C: Crypto + ?Sized>(
     Verifier::new(crypto, *options).verify(report, evidence)
 }
 
-/// A verifier that keeps what it has verified: the root, the ASK/ASVK and the last VCEK/VLEK,
+/// A verifier that keeps what it has verified: the root, the last ASK/ASVK and VCEK/VLEK,
 /// identified by the SHA-384 of their DER. Certificates seen before are not verified again
 /// (their validity is re-checked), so a new report with a known VCEK costs one ECDSA
 /// verification plus hashing.
@@ -113,8 +113,7 @@ pub struct Verifier<C> {
     crypto: C,
     options: VerifyOptions,
     ark: Option<TrustedArk>,
-    ask: Option<TrustedIntermediate>,
-    asvk: Option<TrustedIntermediate>,
+    intermediate: Option<TrustedIntermediate>,
     signer: Option<TrustedSigner>,
 }
 
@@ -125,8 +124,7 @@ impl<C: Crypto> Verifier<C> {
             crypto,
             options,
             ark: None,
-            ask: None,
-            asvk: None,
+            intermediate: None,
             signer: None,
         }
     }
@@ -147,8 +145,7 @@ impl<C: Crypto> Verifier<C> {
                 ..options
             },
             ark: Some(ark),
-            ask: None,
-            asvk: None,
+            intermediate: None,
             signer: None,
         })
     }
@@ -206,10 +203,10 @@ impl<C: Crypto> Verifier<C> {
                 }
                 .into());
             }
-            self.ark = Some(TrustedArk::builtin(crypto, product)?);
-            self.ask = None;
-            self.asvk = None;
+            self.ark = None;
+            self.intermediate = None;
             self.signer = None;
+            self.ark = Some(TrustedArk::builtin(crypto, product)?);
             cached_chain = false;
         }
         let Some(ark) = self.ark.as_mut() else {
@@ -226,18 +223,18 @@ impl<C: Crypto> Verifier<C> {
         } else {
             Role::Ask
         };
-        let slot = if inter_role == Role::Asvk {
-            &mut self.asvk
-        } else {
-            &mut self.ask
-        };
+        let slot = &mut self.intermediate;
         let inter_der = match evidence.intermediate {
             Some(der) => der,
             None if inter_role == Role::Ask && !ark.is_pinned() => roots::ask(product),
             None => return Err(VerifyError::Missing { role: inter_role }),
         };
         let inter_fp = crypto.sha384(&[inter_der]);
-        if slot.as_ref().map(|i| i.fingerprint()) != Some(&inter_fp) {
+        let known = slot
+            .as_ref()
+            .is_some_and(|i| i.fingerprint() == &inter_fp && i.role() == inter_role);
+        if !known {
+            *slot = None;
             *slot = Some(ark.verify_intermediate(crypto, inter_der, inter_role, now)?);
             cached_chain = false;
         }
