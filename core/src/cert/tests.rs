@@ -108,7 +108,10 @@ fn reads_a_crl() {
         Ok(SignatureScheme::RsaPssSha384)
     );
     assert_eq!(crl.this_update().to_string(), "2024-01-01 00:00:00 UTC");
-    assert_eq!(crl.next_update().unwrap().to_string(), "2024-12-31 00:00:00 UTC");
+    assert_eq!(
+        crl.next_update().unwrap().to_string(),
+        "2024-12-31 00:00:00 UTC"
+    );
     let serials: std::vec::Vec<&[u8]> = crl.revoked().map(|r| r.serial).collect();
     assert_eq!(serials, [&[0x01, 0x00, 0x01][..], &[0x02, 0x00, 0x02]]);
     assert!(crl.is_revoked(&[0x01, 0x00, 0x01]) && !crl.is_revoked(&[0x01]));

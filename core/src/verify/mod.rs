@@ -224,9 +224,11 @@ impl<C: Crypto> Verifier<C> {
             Role::Ask
         };
         let slot = &mut self.intermediate;
+        // The built-in ASK (given or implied) of a built-in root needs no RSA check.
+        let builtin_ask = roots::ask(product);
         let inter_der = match evidence.intermediate {
             Some(der) => der,
-            None if inter_role == Role::Ask && !ark.is_pinned() => roots::ask(product),
+            None if inter_role == Role::Ask && !ark.is_pinned() => builtin_ask,
             None => return Err(VerifyError::Missing { role: inter_role }),
         };
         let inter_fp = crypto.sha384(&[inter_der]);
@@ -235,8 +237,14 @@ impl<C: Crypto> Verifier<C> {
             .is_some_and(|i| i.fingerprint() == &inter_fp && i.role() == inter_role);
         if !known {
             *slot = None;
-            *slot = Some(ark.verify_intermediate(crypto, inter_der, inter_role, now)?);
-            cached_chain = false;
+            let verified =
+                if inter_role == Role::Ask && inter_der == builtin_ask && !ark.is_pinned() {
+                    ark.builtin_ask(crypto, now)?
+                } else {
+                    cached_chain = false;
+                    ark.verify_intermediate(crypto, inter_der, inter_role, now)?
+                };
+            *slot = Some(verified);
         }
         let Some(inter) = slot.as_ref() else {
             return Err(VerifyError::Missing { role: inter_role });

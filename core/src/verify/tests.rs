@@ -7,12 +7,21 @@ use crate::cert::Certificate;
 #[test]
 fn builtin_roots_verify_per_product() {
     for p in Product::ALL {
+        // The built-in ARK is trusted as compiled in; its self-signature holds all the same
+        // (pinning it checks the signature).
+        assert!(
+            TrustedArk::pinned(&CoreCrypto, roots::ark(p), p)
+                .unwrap()
+                .is_pinned()
+        );
         let ark = TrustedArk::builtin(&CoreCrypto, p).unwrap();
+        let builtin = ark.builtin_ask(&CoreCrypto, None).unwrap();
         assert_eq!((ark.product(), ark.is_pinned()), (p, false));
         let ask = ark
             .verify_intermediate(&CoreCrypto, roots::ask(p), Role::Ask, None)
             .unwrap();
         assert_eq!((ask.role(), ask.product()), (Role::Ask, p));
+        assert_eq!(ask.fingerprint(), builtin.fingerprint());
         let cert = Certificate::from_der(roots::ask(p)).unwrap();
         assert_eq!(classify(&cert), Some((Role::Ask, Some(p))));
         let cert = Certificate::from_der(roots::ark(p)).unwrap();
