@@ -160,6 +160,12 @@ impl<C: Crypto> Verifier<C> {
         &self.options
     }
 
+    /// Sets the time certificate validity is checked at (`None`: not checked); a long-lived
+    /// verifier is given the current time before each check.
+    pub fn set_time(&mut self, now: Option<Time>) {
+        self.options.now = now;
+    }
+
     /// The last VCEK/VLEK verified, if any.
     pub fn signer(&self) -> Option<&TrustedSigner> {
         self.signer.as_ref()
