@@ -12,6 +12,8 @@ use core::fmt;
 
 /// Size of one table entry.
 pub const ENTRY_SIZE: usize = 24;
+/// Most entries accepted (hosts write three to five); bounds the work on hostile input.
+pub const MAX_ENTRIES: usize = 64;
 const GUID_SIZE: usize = 16;
 
 /// A GUID in RFC 4122 byte order.
@@ -115,6 +117,18 @@ impl Kind {
             g => Kind::Other(g),
         }
     }
+    /// A short lower-case name (`vcek`, `vlek`, `ask`, `ark`, `crl`, `other`), e.g. for file
+    /// names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Vcek => "vcek",
+            Kind::Vlek => "vlek",
+            Kind::Ask => "ask",
+            Kind::Ark => "ark",
+            Kind::Crl => "crl",
+            Kind::Other(_) => "other",
+        }
+    }
     /// The GUID of this kind.
     pub fn guid(self) -> Guid {
         match self {
@@ -148,6 +162,8 @@ pub enum CertTableError {
         /// Index of the second one.
         index: usize,
     },
+    /// More entries than any host writes ([`MAX_ENTRIES`]).
+    TooManyEntries,
     /// The output buffer is too small.
     BufferTooSmall {
         /// Bytes needed.
@@ -171,6 +187,9 @@ impl fmt::Display for CertTableError {
             ),
             CertTableError::DuplicateGuid { index } => {
                 write!(f, "certificate table entry {index} repeats an earlier GUID")
+            }
+            CertTableError::TooManyEntries => {
+                write!(f, "certificate table has more than {MAX_ENTRIES} entries")
             }
             CertTableError::BufferTooSmall { needed } => {
                 write!(f, "certificate table needs {needed} bytes")
@@ -233,6 +252,9 @@ pub fn parse(table: &[u8]) -> Result<CertTable<'_>, CertTableError> {
             break;
         }
         count = count.saturating_add(1);
+        if count > MAX_ENTRIES {
+            return Err(CertTableError::TooManyEntries);
+        }
     }
     let header = count.saturating_add(1).saturating_mul(ENTRY_SIZE);
     for index in 0..count {
@@ -279,6 +301,22 @@ impl<'a> CertTable<'a> {
             })
         })
     }
+    /// Bytes of the input the table uses: the entry list and every entry's data (an answer
+    /// buffer is usually larger than its table).
+    pub fn extent(&self) -> usize {
+        if self.count == 0 {
+            return 0;
+        }
+        let header = self.count.saturating_add(1).saturating_mul(ENTRY_SIZE);
+        (0..self.count)
+            .filter_map(|i| read_entry(self.table, i))
+            .map(|(_, o, l)| {
+                usize::try_from(o)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(usize::try_from(l).unwrap_or(usize::MAX))
+            })
+            .fold(header, usize::max)
+    }
     /// The data of the entry of `kind`, if present.
     pub fn get(&self, kind: Kind) -> Option<&'a [u8]> {
         self.iter().find(|e| e.kind == kind).map(|e| e.data)
@@ -321,6 +359,28 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::string::ToString;
+
+    #[test]
+    fn extent_and_entry_bound() {
+        let mut buf = [0u8; 256];
+        let n = encode_into(&[(Guid::VCEK, b"abc"), (Guid::ARK, b"de")], &mut buf).unwrap();
+        // An answer buffer is larger than its table: extent says how much is the table.
+        let t = parse(&buf).unwrap();
+        assert_eq!(t.extent(), n);
+        assert_eq!(parse(&[]).unwrap().extent(), 0);
+        assert_eq!(Kind::Vcek.name(), "vcek");
+        // 65 entries (all pointing at one byte after the list) are refused.
+        let entries = MAX_ENTRIES + 1;
+        let header = (entries + 1) * ENTRY_SIZE;
+        let mut big = std::vec![0u8; header + 1];
+        for i in 0..entries {
+            let e = &mut big[i * ENTRY_SIZE..(i + 1) * ENTRY_SIZE];
+            e[0] = (i as u8).wrapping_add(1);
+            e[16..20].copy_from_slice(&(header as u32).to_le_bytes());
+            e[20..24].copy_from_slice(&1u32.to_le_bytes());
+        }
+        assert_eq!(parse(&big).unwrap_err(), CertTableError::TooManyEntries);
+    }
 
     #[test]
     fn guids() {
