@@ -53,10 +53,10 @@ impl Skr {
                     panic!("skr did not start (status {:?})", child.try_wait());
                 }
             };
-            if line.starts_with('{') {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    sim = v;
-                }
+            if line.starts_with('{')
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            {
+                sim = v;
             }
             if let Some(rest) = line.split("server listening on ").nth(1) {
                 break rest.trim().parse().expect("listen address");
@@ -154,10 +154,10 @@ impl Conn {
             if h == "\r\n" || h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().expect("content-length");
-                }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().expect("content-length");
             }
         }
         let mut body = vec![0u8; len];
