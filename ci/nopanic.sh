@@ -10,12 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGETS=(thumbv7em-none-eabihf x86_64-unknown-none)
 sysroot=$(rustc --print sysroot)
+# Respect a shared CARGO_TARGET_DIR (absolute) when one is set.
+nopanic_target=ci/nopanic/target
 size_tool=$(ls "$sysroot"/lib/rustlib/*/bin/llvm-size 2>/dev/null | head -1 || true)
 
 if [[ "${1:-}" == "--find" ]]; then
   (cd ci/nopanic && CARGO_PROFILE_RELEASE_DEBUG=1 cargo rustc --release --target-dir target --target thumbv7em-none-eabihf \
       --features find -- --emit=llvm-ir)
-  python3 ci/find-panics.py ci/nopanic/target/thumbv7em-none-eabihf/release/deps/csc_nopanic-*.ll
+  python3 ci/find-panics.py "$nopanic_target"/thumbv7em-none-eabihf/release/deps/csc_nopanic-*.ll
   exit 0
 fi
 
@@ -28,7 +30,7 @@ for t in "${TARGETS[@]}"; do
     exit 1
   fi
 done
-bin=ci/nopanic/target/thumbv7em-none-eabihf/release/csc-nopanic
+bin="$nopanic_target"/thumbv7em-none-eabihf/release/csc-nopanic
 if [[ -n "$size_tool" ]]; then
   "$size_tool" -A "$bin" | awk '/^\.(text|rodata)/ {s+=$2} END {printf "core code size (thumbv7em, opt-level s, text+rodata of the no-panic binary): %d bytes\n", s}'
 else

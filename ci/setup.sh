@@ -25,8 +25,10 @@ fi
 # fuse3: the FUSE test filesystems (configfs-tsm stand-in, csc-mount); openssl: the CLI that
 # checks the simulated platform's certificate chain independently; nodejs: Azurite for the blob
 # tests; cryptsetup-bin, e2fsprogs: LUKS2 interop and ext4 images; qemu-system-x86, cpio, kmod,
-# xz-utils: the device-mapper VM (shared/vm/prepare.sh).
-APT_PACKAGES=(fuse3 openssl nodejs cryptsetup-bin e2fsprogs qemu-system-x86 cpio kmod xz-utils ${CI_APT_PACKAGES:-})
+# xz-utils: the device-mapper VM (shared/vm/prepare.sh); valgrind: constant-time instruction
+# counts (csc-crypto tests); libssl-dev, pkg-config: the OpenSSL baseline of the unwrap benchmark.
+APT_PACKAGES=(fuse3 openssl nodejs cryptsetup-bin e2fsprogs qemu-system-x86 cpio kmod xz-utils
+  valgrind libssl-dev pkg-config ${CI_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -25,6 +25,24 @@ pub enum Error {
     Der(crate::der::DerError),
     /// Base64 could not be decoded.
     Base64(crate::base64::Base64Error),
+    /// AES key wrap or unwrap failed.
+    KeyWrap(crate::keywrap::KeyWrapError),
+    /// A private key could not be read.
+    Key(crate::keywrap::KeyError),
+    /// RSA-OAEP decryption failed.
+    Oaep(crate::rsa::oaep::OaepError),
+    /// A released key could not be unwrapped.
+    Release(crate::keywrap::ReleaseError),
+    /// Key derivation failed.
+    Derive(crate::keywrap::hkdf::DeriveError),
+    /// A JWK could not be rendered.
+    Jwk(crate::jwk::JwkError),
+    /// PEM could not be read.
+    Pem(crate::pem::PemError),
+    /// A certificate or CRL could not be read.
+    Cert(crate::cert::CertError),
+    /// An extended-report certificate table could not be read.
+    CertTable(crate::certtable::CertTableError),
 }
 
 /// Why a report could not be read.
@@ -177,7 +195,7 @@ pub enum InputError {
 }
 
 macro_rules! from_sub {
-    ($($sub:ident => $variant:ident),* $(,)?) => {$(
+    ($($sub:ty => $variant:ident),* $(,)?) => {$(
         impl From<$sub> for Error {
             fn from(e: $sub) -> Self {
                 Error::$variant(e)
@@ -187,17 +205,19 @@ macro_rules! from_sub {
 }
 from_sub!(ReportError => Report, HclError => Hcl, HexError => Hex, JsonError => Json, InputError => Input);
 
-impl From<crate::der::DerError> for Error {
-    fn from(e: crate::der::DerError) -> Self {
-        Error::Der(e)
-    }
-}
-
-impl From<crate::base64::Base64Error> for Error {
-    fn from(e: crate::base64::Base64Error) -> Self {
-        Error::Base64(e)
-    }
-}
+from_sub!(
+    crate::der::DerError => Der,
+    crate::base64::Base64Error => Base64,
+    crate::keywrap::KeyWrapError => KeyWrap,
+    crate::keywrap::KeyError => Key,
+    crate::rsa::oaep::OaepError => Oaep,
+    crate::keywrap::ReleaseError => Release,
+    crate::keywrap::hkdf::DeriveError => Derive,
+    crate::jwk::JwkError => Jwk,
+    crate::pem::PemError => Pem,
+    crate::cert::CertError => Cert,
+    crate::certtable::CertTableError => CertTable,
+);
 
 impl From<ReportError> for HclError {
     fn from(e: ReportError) -> Self {
@@ -215,6 +235,15 @@ impl fmt::Display for Error {
             Error::Input(e) => e.fmt(f),
             Error::Der(e) => e.fmt(f),
             Error::Base64(e) => e.fmt(f),
+            Error::KeyWrap(e) => e.fmt(f),
+            Error::Key(e) => e.fmt(f),
+            Error::Oaep(e) => e.fmt(f),
+            Error::Release(e) => e.fmt(f),
+            Error::Derive(e) => e.fmt(f),
+            Error::Jwk(e) => e.fmt(f),
+            Error::Pem(e) => e.fmt(f),
+            Error::Cert(e) => e.fmt(f),
+            Error::CertTable(e) => e.fmt(f),
         }
     }
 }

@@ -44,6 +44,9 @@ pub extern "C" fn csc_check(len: usize) -> usize {
     }
     out ^= csc_core::runtime::report_data_for(input)[0] as usize;
     out ^= fetch_from(input);
+    out ^= check_keywrap(input);
+    out ^= check_certificates(input);
+    out ^= check_verification(input);
     out
 }
 
@@ -108,6 +111,119 @@ fn fetch_from(input: &[u8]) -> usize {
     if let Poll::Ready(Ok((r, used))) = fut.poll(&mut cx) {
         out ^= r.version() as usize ^ used;
     }
+    out
+}
+
+/// Key unwrap entry points: AES-KW/KWP, the key readers, RSA-OAEP with the core's key, Key Vault
+/// release unwrap, HKDF derivation and JWK rendering.
+#[inline(never)]
+fn check_keywrap(input: &[u8]) -> usize {
+    use csc_core::jwk;
+    use csc_core::keywrap::{self, Kek, Mode, aes_kw, hkdf, pkcs8};
+    use csc_core::rsa::oaep::{OaepDecrypt, OaepHash};
+    use csc_core::rsa::private::RsaPrivateKey;
+    use csc_core::secret::BlindingSeed;
+
+    let mut out = 0usize;
+    let (kek_bytes, rest) = input
+        .split_at_checked(black_box(32))
+        .unwrap_or((input, &[]));
+    let mut buf = [0u8; 4096];
+    if let Ok(kek) = Kek::new(kek_bytes) {
+        out ^= aes_kw::unwrap(&kek, Mode::Kwp, rest, &mut buf).map_or(1, |k| k.len());
+        out ^= aes_kw::unwrap(&kek, Mode::Kw, rest, &mut buf).map_or(2, |k| k.len());
+        out ^= aes_kw::wrap(&kek, Mode::Kwp, rest, &mut buf).map_or(3, |k| k.len());
+    }
+    let mut scratch = [0u8; 4096];
+    if let Ok(key) = pkcs8::read(input, &mut scratch) {
+        let mut jwk_buf = [0u8; jwk::PRIVATE_JWK_CAPACITY];
+        out ^= match key {
+            pkcs8::PrivateKeyDer::Rsa(k) => {
+                jwk::render_rsa_private(&k, &[jwk::KeyOp::Sign], &mut jwk_buf).map_or(4, str::len)
+            }
+            pkcs8::PrivateKeyDer::Ec(k) => {
+                jwk::render_ec_private(&k, &[], &mut jwk_buf).map_or(5, str::len)
+            }
+        };
+    }
+    let kty =
+        jwk::ReleasedKeyType::from_kty(black_box("RSA-HSM")).unwrap_or(jwk::ReleasedKeyType::Ec);
+    let mut jwk_buf = [0u8; jwk::PRIVATE_JWK_CAPACITY];
+    out ^= jwk::render_released_key(kty, input, &[], &mut jwk_buf).map_or(6, str::len);
+    out ^=
+        hkdf::derive_from_rsa_key(input, black_box("00ff"), black_box("")).map_or(7, |k| k.len());
+    let seed = BlindingSeed::new([black_box(0x42); 32]);
+    if let Ok(key) = RsaPrivateKey::from_der(input) {
+        let mut set = [0u8; jwk::PUBLIC_JWK_SET_CAPACITY];
+        out ^= jwk::render_public_jwk_set(key.public_key(), &mut set).map_or(8, str::len);
+        let ct = input.get(..key.modulus_len()).unwrap_or(input);
+        let mut msg = [0u8; 512];
+        out ^= key
+            .decrypt_oaep(OaepHash::Sha256, ct, &seed, &mut msg)
+            .map_or(9, |m| m.len());
+        let enc = black_box("CKM_RSA_AES_KEY_WRAP");
+        let mut released = keywrap::ReleasedKey::new();
+        out ^=
+            keywrap::unwrap_release(&key, enc, input, &seed, &mut released).map_or(10, |k| k.len());
+    }
+    out
+}
+
+/// Certificates, CRLs, PEM and the extended-report certificate table.
+#[inline(never)]
+fn check_certificates(input: &[u8]) -> usize {
+    use csc_core::cert::{Certificate, amd::AmdExtensions, crl::Crl};
+    let mut out = 0usize;
+    let mut der = [0u8; 2048];
+    if let Ok(d) = csc_core::pem::decode_first(input, "CERTIFICATE", &mut der) {
+        out ^= d.len();
+    }
+    if let Ok(c) = Certificate::from_der(input) {
+        out ^= c.tbs().len() ^ c.extensions().count() ^ c.validity().not_after.0 as usize;
+        out ^= c.subject().common_name().map_or(0, str::len);
+        if let Ok(e) = AmdExtensions::from_cert(&c) {
+            let layout = csc_core::report::TcbLayout::Zen5;
+            out ^= e.tcb(layout).raw() as usize ^ e.hwid.map_or(0, <[u8]>::len);
+        }
+        out ^= csc_core::verify::classify(&c).is_some() as usize;
+        out ^= c.signature_algorithm().scheme().is_ok() as usize;
+        let v = csc_core::verify::x509::check_signed_by(&csc_core::verify::CoreCrypto, &c, &c);
+        out ^= v.is_ok() as usize;
+    }
+    if let Ok(crl) = Crl::from_der(input) {
+        out ^= crl.revoked().count() ^ crl.is_revoked(&[1]) as usize;
+    }
+    if let Ok(t) = csc_core::certtable::parse(input) {
+        out ^= t.iter().map(|e| e.data.len()).sum::<usize>();
+    }
+    out
+}
+
+/// Report verification with the core's crypto backend (p384, fixed-size RSA) and policy checks:
+/// a report, then a VCEK, from the unpredictable input.
+#[inline(never)]
+fn check_verification(input: &[u8]) -> usize {
+    use csc_core::verify::{CoreCrypto, Evidence, VerifyOptions};
+    let (report, signer) = input.split_at(input.len().min(1184));
+    let Ok(report) = Report::parse(report) else {
+        return 0;
+    };
+    let (signer, crl) = signer.split_at(signer.len() / 2);
+    let evidence = Evidence {
+        signer,
+        crl: Some(crl),
+        ..Evidence::default()
+    };
+    let options = VerifyOptions {
+        now: Some(csc_core::cert::Time(black_box(0))),
+        ..VerifyOptions::default()
+    };
+    let mut out = match csc_core::verify::verify(&CoreCrypto, &report, &evidence, &options) {
+        Ok(v) => v.tcb.raw() as usize,
+        Err(e) => e.category() as usize,
+    };
+    let policy = csc_core::policy::PolicyOptions::default();
+    out ^= csc_core::policy::violations(&report, &policy).count();
     out
 }
 

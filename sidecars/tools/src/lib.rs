@@ -7,3 +7,4 @@ pub mod exit;
 pub mod fetch_cmd;
 pub mod input;
 pub mod show;
+pub mod verify_cmd;
