@@ -16,6 +16,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use csc_mount::Passphrase;
 use zeroize::Zeroizing;
@@ -89,12 +90,13 @@ impl fmt::Debug for ReleasedKey {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReleaseError {
-    /// The release library is not connected to this build yet.
-    #[error("secure key release is not wired yet; use raw_key for testing")]
-    NotWired,
-    /// The release failed (message from the release library, free of secrets).
+    /// The release failed (message from the release library, free of secrets; it names the
+    /// step: platform, local verification, certificates, MAA, Key Vault, unwrap).
     #[error("secure key release failed: {0}")]
     Failed(String),
+    /// The released JWK could not be read.
+    #[error("the released key is not a usable JWK: {0}")]
+    Jwk(String),
 }
 
 /// A boxed future of a release (so that [`KeyRelease`] stays object safe).
@@ -109,22 +111,217 @@ pub trait KeyRelease: Send + Sync + fmt::Debug {
     fn release<'a>(&'a self, key: &'a KeyBlob) -> ReleaseFuture<'a>;
 }
 
-/// Secure key release through the shared release library: attestation report, MAA token,
-/// Key Vault / managed HSM release, unwrap. Holds what the release needs (identity,
-/// certificate cache, HTTP settings); the call itself is connected when the library lands.
-#[derive(Debug)]
+/// A base64url JWK member, decoded into zeroized memory.
+fn jwk_bytes(json: &str, name: &str) -> Result<Zeroizing<Vec<u8>>, ReleaseError> {
+    let v = csc_core::json::get(json, name)
+        .map_err(|e| ReleaseError::Jwk(e.to_string()))?
+        .ok_or_else(|| ReleaseError::Jwk(format!("no member {name:?}")))?;
+    let text = v
+        .as_str()
+        .and_then(|s| s.as_plain())
+        .ok_or_else(|| ReleaseError::Jwk(format!("member {name:?} is not plain base64url text")))?;
+    let mut out = Zeroizing::new(vec![0u8; text.len() / 4 * 3 + 3]);
+    let n = csc_core::base64::decode_into(text.as_bytes(), &mut out)
+        .map_err(|e| ReleaseError::Jwk(format!("member {name:?}: {e}")))?;
+    out.truncate(n);
+    Ok(out)
+}
+
+/// What a key file is made from, out of a released JWK's JSON text: `k` of an `oct` /
+/// `oct-HSM` key, `d` of an `RSA` / `RSA-HSM` key.
+pub fn released_key_from_jwk(json: &str) -> Result<ReleasedKey, ReleaseError> {
+    let kty = csc_core::json::get(json, "kty")
+        .map_err(|e| ReleaseError::Jwk(e.to_string()))?
+        .and_then(|v| v.as_str().and_then(|s| s.as_plain()))
+        .ok_or_else(|| ReleaseError::Jwk("no kty".into()))?;
+    match kty {
+        "oct" | "oct-HSM" => Ok(ReleasedKey::Oct(jwk_bytes(json, "k")?)),
+        "RSA" | "RSA-HSM" => Ok(ReleasedKey::Rsa {
+            d: jwk_bytes(json, "d")?,
+        }),
+        other => Ok(ReleasedKey::Other {
+            kty: other.chars().take(32).collect(),
+        }),
+    }
+}
+
+/// Secure key release through the shared release flow ([`csc_release::Releaser`]):
+/// attestation report, local verification, MAA token, Key Vault / managed HSM release,
+/// unwrap. The releaser is built on first use (inputs with raw keys only never touch the
+/// platform) and shared by every filesystem.
 pub struct SecureKeyRelease {
-    /// `azure_info` from the input: identity and certificate cache.
-    pub azure_info: AzureInfo,
-    /// HTTP settings (trusted roots, deadlines, retries) for MAA, Key Vault and IMDS.
-    pub http: csc_azure::http::HttpConfig,
-    /// IMDS base URL override (tests and emulators); `None` for the real IMDS.
-    pub imds: Option<String>,
+    config: Mutex<Option<csc_release::ReleaseConfig>>,
+    releaser: Mutex<Option<Arc<csc_release::Releaser>>>,
+}
+
+impl fmt::Debug for SecureKeyRelease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let built = self.releaser.lock().map(|r| r.is_some()).unwrap_or(false);
+        f.debug_struct("SecureKeyRelease")
+            .field("built", &built)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecureKeyRelease {
+    /// A releaser built from `config` when the first key is released.
+    pub fn new(config: csc_release::ReleaseConfig) -> Self {
+        Self {
+            config: Mutex::new(Some(config)),
+            releaser: Mutex::new(None),
+        }
+    }
+
+    /// Over an existing releaser.
+    pub fn from_releaser(releaser: Arc<csc_release::Releaser>) -> Self {
+        Self {
+            config: Mutex::new(None),
+            releaser: Mutex::new(Some(releaser)),
+        }
+    }
+
+    /// Called inside the runtime (the HTTP client needs it).
+    fn releaser(&self) -> Result<Arc<csc_release::Releaser>, ReleaseError> {
+        let mut slot = self
+            .releaser
+            .lock()
+            .map_err(|_| ReleaseError::Failed("releaser lock poisoned".into()))?;
+        if let Some(r) = slot.as_ref() {
+            return Ok(r.clone());
+        }
+        let config = self
+            .config
+            .lock()
+            .map_err(|_| ReleaseError::Failed("releaser lock poisoned".into()))?
+            .take()
+            .ok_or_else(|| {
+                ReleaseError::Failed("setting up the release flow failed before".into())
+            })?;
+        let (_, releaser) =
+            csc_release::build(config).map_err(|e| ReleaseError::Failed(e.to_string()))?;
+        let releaser = Arc::new(releaser);
+        *slot = Some(releaser.clone());
+        Ok(releaser)
+    }
+}
+
+/// The request for `key`: its MAA and Key Vault endpoints, kid and optional bearer token.
+pub fn key_request(key: &KeyBlob) -> csc_release::KeyRequest {
+    csc_release::KeyRequest {
+        maa_endpoint: key.authority.endpoint.clone(),
+        akv_endpoint: key.akv.endpoint.clone(),
+        kid: key.kid.clone(),
+        access_token: Some(&key.akv.bearer_token)
+            .filter(|t| !t.is_empty())
+            .map(|t| csc_azure::secret::SecretString::new(t.expose().to_string())),
+    }
 }
 
 impl KeyRelease for SecureKeyRelease {
-    fn release<'a>(&'a self, _key: &'a KeyBlob) -> ReleaseFuture<'a> {
-        Box::pin(async { Err(ReleaseError::NotWired) })
+    fn release<'a>(&'a self, key: &'a KeyBlob) -> ReleaseFuture<'a> {
+        Box::pin(async move {
+            let releaser = self.releaser()?;
+            let jwk = releaser
+                .release(&key_request(key))
+                .await
+                .map_err(|e| ReleaseError::Failed(e.to_string()))?;
+            released_key_from_jwk(jwk.json())
+        })
+    }
+}
+
+/// The UVM security context upstream reads from `UVM_SECURITY_CONTEXT_DIR`: the security
+/// policy, the UVM endorsement and the host's AMD certificates (each base64 in its file).
+/// Missing files give empty values (the release then fails where they are needed, naming it).
+pub fn uvm_info_from_env() -> csc_release::UvmInfo {
+    let mut info = csc_release::UvmInfo::default();
+    let Some(dir) = std::env::var_os("UVM_SECURITY_CONTEXT_DIR") else {
+        return info;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let read = |name: &str| -> Option<(String, Vec<u8>)> {
+        let text = std::fs::read_to_string(dir.join(name)).ok()?;
+        let text = text.trim().to_string();
+        let mut out = vec![0u8; text.len() / 4 * 3 + 3];
+        let n = csc_core::base64::decode_into(text.as_bytes(), &mut out).ok()?;
+        out.truncate(n);
+        Some((text, out))
+    };
+    if let Some((_, policy)) = read("security-policy-base64") {
+        info.security_policy = policy;
+    }
+    if let Some((text, bytes)) = read("reference-info-base64") {
+        info.reference_info = bytes;
+        info.reference_info_base64 = text;
+    }
+    if let Some((_, json)) = read("host-amd-cert-base64") {
+        info.host_certs = csc_azure::certs::ThimCerts::from_json(&json).ok();
+    }
+    info
+}
+
+/// The release configuration for `azure_info` on a real platform: certificates from
+/// `certcache` (upstream's default: THIM), tokens from the managed identity (`imds` overrides
+/// IMDS's base URL) or workload identity, reports checked against AMD's roots.
+pub fn release_config(
+    azure_info: &AzureInfo,
+    http: csc_azure::http::HttpConfig,
+    imds: Option<&str>,
+) -> csc_release::ReleaseConfig {
+    use csc_azure::certs::CertSource;
+    use csc_azure::identity::Credential;
+    let c = &azure_info.certcache;
+    let base = |default: CertSource| {
+        if c.endpoint.is_empty() {
+            default
+        } else {
+            let b = if c.endpoint.contains("://") {
+                c.endpoint.clone()
+            } else {
+                format!("https://{}", c.endpoint)
+            };
+            match default {
+                CertSource::Amd { .. } => CertSource::Amd { base: b },
+                CertSource::AzCache {
+                    tee_type,
+                    api_version,
+                    client_id,
+                    ..
+                } => CertSource::AzCache {
+                    base: b,
+                    tee_type: Some(c.tee_type.clone())
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or(tee_type),
+                    api_version: Some(c.api_version.clone())
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or(api_version),
+                    client_id: Some(c.client_id.clone())
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or(client_id),
+                },
+                other => other,
+            }
+        }
+    };
+    let cert_source = match c.endpoint_type.as_str() {
+        "AMD" => base(CertSource::amd()),
+        "AzCache" => base(CertSource::azcache()),
+        _ => CertSource::local_thim(),
+    };
+    let client_id = Some(azure_info.identity.client_id.clone()).filter(|c| !c.is_empty());
+    let credential = match imds {
+        Some(base) => Credential::ManagedIdentity {
+            base_url: base.to_string(),
+            client_id,
+        },
+        None => Credential::from_env_or_managed_identity(client_id),
+    };
+    csc_release::ReleaseConfig {
+        cert_source,
+        uvm: uvm_info_from_env(),
+        http,
+        credential,
+        ..csc_release::ReleaseConfig::default()
     }
 }
 
@@ -324,30 +521,80 @@ mod tests {
         assert_eq!(format!("{k:?}"), "ReleasedKey::Oct(32 bytes, redacted)");
     }
 
-    /// Secure key release is not connected yet: it must fail and say so, never produce a key.
     #[test]
-    fn secure_key_release_is_not_wired_yet() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let skr = SecureKeyRelease {
-            azure_info: AzureInfo::default(),
-            http: csc_azure::http::HttpConfig::default(),
-            imds: None,
+    fn released_jwks_give_the_key_material() {
+        let oct = r#"{"kty":"oct-HSM","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8","key_ops":["encrypt"]}"#;
+        let ReleasedKey::Oct(k) = released_key_from_jwk(oct).unwrap() else {
+            panic!()
         };
-        let spec = KeySpec::Release {
-            key: Box::new(KeyBlob {
-                kid: "k".into(),
-                ..KeyBlob::default()
-            }),
-            kty: KeyType::Oct,
-            derivation: None,
+        assert_eq!(&k[..], &(0u8..32).collect::<Vec<_>>()[..]);
+        let rsa = r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"_wABAg"}"#;
+        let ReleasedKey::Rsa { d } = released_key_from_jwk(rsa).unwrap() else {
+            panic!()
         };
-        let e = key_file(&spec, &skr, rt.handle()).unwrap_err();
-        assert!(matches!(e, KeyError::Release(ReleaseError::NotWired)));
+        assert_eq!(&d[..], &[0xff, 0, 1, 2]);
+        assert!(matches!(
+            released_key_from_jwk(r#"{"kty":"EC","d":"AA"}"#).unwrap(),
+            ReleasedKey::Other { kty } if kty == "EC"
+        ));
+        for bad in [
+            r#"{"k":"AA"}"#,
+            r#"{"kty":"oct"}"#,
+            r#"{"kty":"RSA","d":"!!"}"#,
+            r#"{"kty":"oct","k":7}"#,
+            "not json",
+        ] {
+            let e = released_key_from_jwk(bad).unwrap_err();
+            assert!(matches!(e, ReleaseError::Jwk(_)), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn key_requests_carry_endpoints_kid_and_only_a_given_token() {
+        let mut key = KeyBlob {
+            kid: "fs-key".into(),
+            ..KeyBlob::default()
+        };
+        key.authority.endpoint = "maa.example".into();
+        key.akv.endpoint = "hsm.example".into();
+        let r = key_request(&key);
         assert_eq!(
-            e.to_string(),
-            "secure key release is not wired yet; use raw_key for testing"
+            (
+                r.maa_endpoint.as_str(),
+                r.akv_endpoint.as_str(),
+                r.kid.as_str()
+            ),
+            ("maa.example", "hsm.example", "fs-key")
+        );
+        assert!(r.access_token.is_none());
+        key.akv.bearer_token = crate::input::Secret::new("tok".into());
+        assert!(key_request(&key).access_token.is_some());
+        assert!(!format!("{:?}", key_request(&key)).contains("tok\""));
+    }
+
+    #[test]
+    fn release_configs_follow_certcache() {
+        use csc_azure::certs::CertSource;
+        let mut info = AzureInfo::default();
+        let c = release_config(&info, csc_azure::http::HttpConfig::default(), None);
+        assert!(matches!(c.cert_source, CertSource::LocalThim { .. }));
+        info.certcache.endpoint_type = "AzCache".into();
+        info.certcache.endpoint = "americas.acccache.azure.net".into();
+        let c = release_config(
+            &info,
+            csc_azure::http::HttpConfig::default(),
+            Some("http://imds"),
+        );
+        let CertSource::AzCache { base, tee_type, .. } = c.cert_source else {
+            panic!()
+        };
+        assert_eq!(base, "https://americas.acccache.azure.net");
+        assert_eq!(tee_type, "SevSnpVM");
+        info.certcache.endpoint_type = "AMD".into();
+        info.certcache.endpoint = String::new();
+        let c = release_config(&info, csc_azure::http::HttpConfig::default(), None);
+        assert!(
+            matches!(c.cert_source, CertSource::Amd { base } if base.contains("kdsintf.amd.com"))
         );
     }
 }

@@ -439,11 +439,11 @@ pub fn run(args: Args, signals: csc_mount::signals::TermSignals) -> Result<(), E
         );
     }
     let settings = Settings::from_args(&args)?;
-    let releaser = key::SecureKeyRelease {
-        azure_info: plan.azure_info.clone(),
-        http: settings.http.clone(),
-        imds: settings.imds.clone(),
-    };
+    let releaser = key::SecureKeyRelease::new(key::release_config(
+        &plan.azure_info,
+        settings.http.clone(),
+        settings.imds.as_deref(),
+    ));
     let ready = args.ready_file.as_deref();
     if let Some(p) = ready {
         let _ = std::fs::remove_file(p);

@@ -219,7 +219,7 @@ fn every_problem_names_its_member() {
         (
             r#"{"azure_filesystems": [{"mount_point": "/mnt/a", "azure_url": "file:///a",
                 "key": {"kid": "k/../x", "authority": {"endpoint": "m"}, "akv": {"endpoint": "v"}}}]}"#,
-            "azure_filesystems[0].key.kid: a Key Vault key name: 1 to 127 letters, digits and '-'",
+            "azure_filesystems[0].key.kid: a Key Vault key name (1 to 127 letters, digits and '-'), optionally /version",
         ),
         (
             r#"{"azure_filesystems": [{"mount_point": "/mnt/a", "azure_url": "file:///a",

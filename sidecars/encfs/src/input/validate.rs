@@ -417,15 +417,18 @@ impl Validator {
             (false, true) => {}
         }
         let before = self.errors.len();
-        if !key
-            .kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            || key.kid.len() > 127
+        // `name` or `name/version` (upstream puts kid into the release URL's path as is).
+        let (name, version) = key.kid.split_once('/').unwrap_or((&key.kid, "x"));
+        let word = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !word(name)
+            || name.len() > 127
+            || version.is_empty()
+            || !word(version)
+            || version.len() > 64
         {
             self.error(
                 &kp.child("kid"),
-                "a Key Vault key name: 1 to 127 letters, digits and '-'",
+                "a Key Vault key name (1 to 127 letters, digits and '-'), optionally /version",
             );
         }
         let kty = match key.kty.as_str() {
