@@ -425,6 +425,20 @@ fn set_ready(path: Option<&Path>, contents: &[u8]) {
 /// The whole sidecar: parse, bring up, mark ready, wait for a termination signal, tear down.
 /// `signals` must have been blocked before any thread was started.
 pub fn run(args: Args, signals: csc_mount::signals::TermSignals) -> Result<(), Error> {
+    let ready = args.ready_file.as_deref();
+    if let Some(p) = ready {
+        let _ = std::fs::remove_file(p);
+    }
+    let result = run_inner(&args, signals);
+    if let Err(e) = &result
+        && !matches!(e, Error::Interrupted(_))
+    {
+        set_ready(ready, b"0\n");
+    }
+    result
+}
+
+fn run_inner(args: &Args, signals: csc_mount::signals::TermSignals) -> Result<(), Error> {
     let plan = crate::input::parse(&args.base64)?;
     for w in &plan.warnings {
         tracing::warn!("EncfsSideCarArgs: {w}");
@@ -438,16 +452,13 @@ pub fn run(args: Args, signals: csc_mount::signals::TermSignals) -> Result<(), E
             fs.read_write
         );
     }
-    let settings = Settings::from_args(&args)?;
+    let settings = Settings::from_args(args)?;
     let releaser = key::SecureKeyRelease::new(key::release_config(
         &plan.azure_info,
         settings.http.clone(),
         settings.imds.as_deref(),
     ));
     let ready = args.ready_file.as_deref();
-    if let Some(p) = ready {
-        let _ = std::fs::remove_file(p);
-    }
     let (tx, rx) = std::sync::mpsc::channel::<i32>();
     let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
     {
@@ -474,10 +485,7 @@ pub fn run(args: Args, signals: csc_mount::signals::TermSignals) -> Result<(), E
             tracing::warn!("{e}; everything mounted so far was torn down");
             return Ok(());
         }
-        Err(e) => {
-            set_ready(ready, b"0\n");
-            return Err(e);
-        }
+        Err(e) => return Err(e),
     };
     set_ready(ready, b"1\n");
     tracing::info!(

@@ -237,3 +237,38 @@ fn invalid_input_is_refused_before_anything_is_touched() {
     assert!(out.contains("key_derivation"), "{out}");
     assert!(!mp.exists());
 }
+
+#[test]
+fn command_line_and_input_errors_exit_as_upstream() {
+    let bin = env!("CARGO_BIN_EXE_encfs");
+    let t = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin).arg("-h").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-base64"));
+    let out = std::process::Command::new(bin)
+        .arg("-nope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "Go's flag package exits 2");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flag provided but not defined: -nope"));
+    for (b64, needle) in [
+        ("", "no input"),
+        ("!!!", "not base64"),
+        ("bm90IGpzb24=", "EncfsSideCarArgs"),
+    ] {
+        let out = std::process::Command::new(bin)
+            .env("EncfsSideCarArgs", b64)
+            .env_remove("LogFile")
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{b64:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("level=fatal") && err.contains(needle),
+            "{b64:?}: {err}"
+        );
+        // The default ready file (upstream's `result`) says start-up failed.
+        assert_eq!(std::fs::read(t.path().join("result")).unwrap(), b"0\n");
+    }
+}
