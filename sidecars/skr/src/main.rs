@@ -49,9 +49,12 @@ fn main() {
         eprintln!("skr: log file: {e}");
         std::process::exit(2);
     }
+    let log_to_file = config.log_file.is_some();
     if let Err(e) = runtime().block_on(run::serve(config)) {
         log::error!("{e}");
-        eprintln!("skr: {e}");
+        if log_to_file {
+            eprintln!("skr: {e}");
+        }
         std::process::exit(1);
     }
 }
