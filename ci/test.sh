@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole test run, as CI does it on a fresh machine (.ci/run calls this):
-# setup, format, lints, every test, the no_std / no-panic checks and a bounded fuzz run.
+# setup, format, lints, every test, the no_std / no-panic checks, the deployment examples, the
+# container images and a bounded fuzz run.
 # Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,9 +29,15 @@ size_line=$(ci/nopanic.sh | tee /dev/stderr | tail -1)
 step "stack and code size of verification (thumbv7em)"
 ci/stack.sh
 
+step "deployment examples"
+examples_line=$(python3 examples/validate.py | tee /dev/stderr | tail -1)
+
+step "container images (podman)"
+images_line=$(ci/images.sh | tee /dev/stderr | tail -1)
+
 step "fuzz (bounded)"
 fuzz_line=$(ci/fuzz.sh | tee /dev/stderr | tail -1)
 
 elapsed=$(( $(date +%s) - start ))
 echo
-echo "SUMMARY: ok; $tests tests passed; $size_line; $fuzz_line; ${elapsed}s"
+echo "SUMMARY: ok; $tests tests passed; $size_line; $examples_line; $images_line; $fuzz_line; ${elapsed}s"
