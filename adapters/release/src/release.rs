@@ -8,6 +8,7 @@ use std::time::Instant;
 use csc_azure::http::HttpClient;
 use csc_azure::identity::{Credential, TokenProvider};
 use csc_azure::keyvault::KeyVaultClient;
+use csc_azure::maa::{MaaExpectations, MaaVerifier};
 use csc_azure::secret::SecretString;
 use csc_core::jwk::{KeyOps, PRIVATE_JWK_CAPACITY, PUBLIC_JWK_SET_CAPACITY, ReleasedKeyType};
 use csc_core::rsa::oaep::OaepDecrypt;
@@ -77,7 +78,7 @@ pub struct ReleaseAccount {
     pub verified: Option<String>,
     /// Getting a wrapping key (from the pool or made now).
     pub key_ms: f64,
-    /// MAA round trip.
+    /// MAA round trip and the token's verification.
     pub maa_ms: f64,
     /// Key Vault token and release round trip (JWS verification included).
     pub release_ms: f64,
@@ -96,6 +97,7 @@ pub struct Releaser {
     pool: KeyPool,
     credential: Credential,
     tokens: std::sync::Mutex<Vec<(String, Arc<TokenProvider>)>>,
+    maa_verifiers: std::sync::Mutex<Vec<(String, Arc<MaaVerifier>)>>,
 }
 
 impl Releaser {
@@ -107,6 +109,7 @@ impl Releaser {
             pool: KeyPool::new(pool),
             credential,
             tokens: std::sync::Mutex::new(Vec::new()),
+            maa_verifiers: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -143,6 +146,20 @@ impl Releaser {
         ));
         cached.push(("default".into(), p.clone()));
         p
+    }
+
+    /// The token verifier of one MAA instance, kept so that its signing keys are fetched once.
+    fn maa_verifier(&self, endpoint: &str) -> Arc<MaaVerifier> {
+        let mut cached = self.maa_verifiers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, v)) = cached.iter().find(|(e, _)| e == endpoint) {
+            return v.clone();
+        }
+        let v = Arc::new(MaaVerifier::new(self.http().clone(), endpoint));
+        if cached.len() >= 8 {
+            cached.remove(0);
+        }
+        cached.push((endpoint.to_string(), v.clone()));
+        v
     }
 
     /// Releases the key `req.kid` (upstream's `/key/release`).
@@ -184,6 +201,25 @@ impl Releaser {
             .attester
             .maa_token_for(&req.maa_endpoint, &jwks, &evidence)
             .await?;
+        // Upstream forwards the token unseen. It is checked here first: signed by that MAA's
+        // keys, issued by it, not expired, and carrying our wrapping key as x-ms-runtime and our report's REPORT_DATA, so
+        // a token the vault would release to is one this platform's evidence earned.
+        self.maa_verifier(&req.maa_endpoint)
+            .verify_expecting(
+                token.expose(),
+                &MaaExpectations {
+                    runtime_data: Some(jwks.clone()),
+                    report_data: csc_core::report::Report::parse(&evidence.report)
+                        .ok()
+                        .map(|r| r.report_data().to_vec()),
+                    host_data: None,
+                },
+            )
+            .await
+            .map_err(|source| ReleaseError::Maa {
+                endpoint: req.maa_endpoint.clone(),
+                source: Box::new(source),
+            })?;
         account.maa_ms = ms(start);
         let claims = token_claims(token.expose());
         account.claims = claims.clone();

@@ -126,6 +126,18 @@ async fn failures_name_their_step() {
     assert!(matches!(e, ReleaseError::Maa { .. }), "{e}");
     sb.emulator().clear_faults();
 
+    // A token that does not verify (bad signature, wrong claims) is never sent to the vault.
+    for fault in [Fault::BadSignature, Fault::WrongClaims] {
+        sb.emulator()
+            .set_fault(Target::Maa, FaultRule::always(fault));
+        let hsm_before = sb.emulator().requests(Target::Hsm);
+        let e = releaser.release(&request(&sb, "ok")).await.unwrap_err();
+        assert!(matches!(e, ReleaseError::Maa { .. }), "{e}");
+        assert!(e.to_string().contains("MAA token"), "{e}");
+        assert_eq!(sb.emulator().requests(Target::Hsm), hsm_before);
+        sb.emulator().clear_faults();
+    }
+
     // A tampered HSM answer is refused by the JWS check.
     sb.emulator()
         .set_fault(Target::Hsm, FaultRule::always(Fault::BadSignature));
