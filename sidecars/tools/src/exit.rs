@@ -9,6 +9,8 @@ pub const OK: u8 = 0;
 pub const USAGE: u8 = 1;
 /// The platform could not produce a report (no device, refused by the kernel or firmware).
 pub const PLATFORM: u8 = 3;
+/// A remote service failed or refused (HTTP error, timeout, unreachable, bad answer).
+pub const SERVICE: u8 = 4;
 /// Malformed input (the bytes are not what they claim to be).
 pub const MALFORMED: u8 = 6;
 

@@ -3,7 +3,11 @@
 //! Each binary in `src/bin/` is a thin `main` over these helpers and the core library.
 
 pub mod args;
+pub mod azure;
 pub mod exit;
 pub mod fetch_cmd;
+pub mod importkey;
 pub mod input;
+pub mod policydigest;
 pub mod show;
+pub mod token;
