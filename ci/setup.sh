@@ -26,9 +26,12 @@ fi
 # checks the simulated platform's certificate chain independently; nodejs: Azurite for the blob
 # tests; cryptsetup-bin, e2fsprogs: LUKS2 interop and ext4 images; qemu-system-x86, cpio, kmod,
 # xz-utils: the device-mapper VM (shared/vm/prepare.sh); valgrind: constant-time instruction
-# counts (csc-crypto tests); libssl-dev, pkg-config: the OpenSSL baseline of the unwrap benchmark.
+# counts (csc-crypto tests); libssl-dev, pkg-config: the OpenSSL baseline of the unwrap benchmark;
+# musl-tools: static binaries for the images (aws-lc's C code); podman, runc, ca-certificates,
+# curl, python3: building and probing the images (ci/images.sh); python3-pip: kubernetes-validate.
 APT_PACKAGES=(fuse3 openssl nodejs cryptsetup-bin e2fsprogs qemu-system-x86 cpio kmod xz-utils
-  valgrind libssl-dev pkg-config ${CI_APT_PACKAGES:-})
+  valgrind libssl-dev pkg-config musl-tools podman runc ca-certificates curl python3 python3-pip
+  ${CI_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -49,5 +52,11 @@ if ! command -v azurite-blob >/dev/null 2>&1; then
   fi
   log "installing azurite"
   npm install -g azurite@3 --no-audit --no-fund >/dev/null
+fi
+# --- python tools: the Kubernetes examples are validated against the API schemas ---
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  log "installing kubernetes-validate (PyPI)"
+  python3 -m pip install --quiet kubernetes-validate 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages kubernetes-validate
 fi
 log "ready"

@@ -25,6 +25,9 @@ rm -f "$test_log"
 step "no_std builds and no-panic link check"
 size_line=$(ci/nopanic.sh | tee /dev/stderr | tail -1)
 
+step "stack and code size of verification (thumbv7em)"
+ci/stack.sh
+
 step "fuzz (bounded)"
 fuzz_line=$(ci/fuzz.sh | tee /dev/stderr | tail -1)
 

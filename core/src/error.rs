@@ -37,6 +37,12 @@ pub enum Error {
     Derive(crate::keywrap::hkdf::DeriveError),
     /// A JWK could not be rendered.
     Jwk(crate::jwk::JwkError),
+    /// PEM could not be read.
+    Pem(crate::pem::PemError),
+    /// A certificate or CRL could not be read.
+    Cert(crate::cert::CertError),
+    /// An extended-report certificate table could not be read.
+    CertTable(crate::certtable::CertTableError),
 }
 
 /// Why a report could not be read.
@@ -199,25 +205,18 @@ macro_rules! from_sub {
 }
 from_sub!(ReportError => Report, HclError => Hcl, HexError => Hex, JsonError => Json, InputError => Input);
 
-impl From<crate::der::DerError> for Error {
-    fn from(e: crate::der::DerError) -> Self {
-        Error::Der(e)
-    }
-}
-
-impl From<crate::base64::Base64Error> for Error {
-    fn from(e: crate::base64::Base64Error) -> Self {
-        Error::Base64(e)
-    }
-}
-
 from_sub!(
+    crate::der::DerError => Der,
+    crate::base64::Base64Error => Base64,
     crate::keywrap::KeyWrapError => KeyWrap,
     crate::keywrap::KeyError => Key,
     crate::rsa::oaep::OaepError => Oaep,
     crate::keywrap::ReleaseError => Release,
     crate::keywrap::hkdf::DeriveError => Derive,
     crate::jwk::JwkError => Jwk,
+    crate::pem::PemError => Pem,
+    crate::cert::CertError => Cert,
+    crate::certtable::CertTableError => CertTable,
 );
 
 impl From<ReportError> for HclError {
@@ -242,6 +241,9 @@ impl fmt::Display for Error {
             Error::Release(e) => e.fmt(f),
             Error::Derive(e) => e.fmt(f),
             Error::Jwk(e) => e.fmt(f),
+            Error::Pem(e) => e.fmt(f),
+            Error::Cert(e) => e.fmt(f),
+            Error::CertTable(e) => e.fmt(f),
         }
     }
 }

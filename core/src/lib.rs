@@ -10,6 +10,10 @@
 //! - [`input`]: recognises raw, hex-text and HCL-wrapped reports.
 //! - [`runtime`]: the report_data / host_data conventions of the sidecars.
 //! - [`hex`], [`base64`], [`json`]: small, allocation-free codecs used throughout.
+//! - [`der`], [`pem`], [`cert`]: X.509 certificates and CRLs with AMD's extensions.
+//! - [`certtable`]: the extended-report certificate table (GUID, offset, length entries).
+//! - [`verify`]: report signature, AMD chain, CRL and report/certificate binding, behind a
+//!   crypto backend trait; [`policy`]: a relying party's expectations, checked separately.
 //! - [`keywrap`], [`rsa`], [`jwk`], [`secret`]: released-key unwrap (AES-KW/KWP, constant-time
 //!   blinded RSA-OAEP, Key Vault's RSA-AES formats, key readers, HKDF), JWK rendering, and key
 //!   material that wipes itself.
@@ -45,6 +49,7 @@ extern crate std;
 pub mod abi;
 pub mod base64;
 pub mod cert;
+pub mod certtable;
 pub mod der;
 pub mod error;
 pub mod hcl;

@@ -4,6 +4,8 @@
 //! This crate only locates and loads them; the checks live in `tests/`, one file per kind of
 //! vector, and use the public API of the crates they test.
 
+pub mod synth;
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine;

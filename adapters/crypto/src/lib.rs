@@ -2,5 +2,6 @@
 //! emulators). The core's own backend (p384 and fixed-size RSA, no heap) passes the same tests;
 //! this one is faster and is also what rustls uses.
 
+pub mod check;
 pub mod unwrap;
 pub mod verify;

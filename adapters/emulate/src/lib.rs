@@ -37,7 +37,7 @@ use tokio::sync::watch;
 
 pub use fault::{Fault, FaultRule, Target};
 pub use kds::KdsStore;
-pub use maa::{ReportVerifier, UncheckedSignaturePlaceholder};
+pub use maa::{CoreReportVerifier, ReportVerifier, UncheckedSignaturePlaceholder};
 
 /// Errors of the emulator.
 #[derive(Debug, thiserror::Error)]

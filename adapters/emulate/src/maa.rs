@@ -74,6 +74,67 @@ impl ReportVerifier for UncheckedSignaturePlaceholder {
     }
 }
 
+/// The real check: the core verifier (aws-lc-rs backend) over the report and its PEM chain,
+/// against AMD's built-in roots or a pinned root (the simulated platform's ARK). This is what
+/// MAA does with SevSnpVM evidence; a report that fails is refused with the verifier's reason.
+#[derive(Debug)]
+pub struct CoreReportVerifier {
+    checker: csc_crypto::check::ReportChecker,
+    name: String,
+    compliance_status: Option<String>,
+}
+
+/// The name [`CoreReportVerifier::amd`] publishes.
+pub const CORE_AMD_NAME: &str = "core-verifier-amd-roots";
+/// The name [`CoreReportVerifier::pinned`] publishes.
+pub const CORE_PINNED_NAME: &str = "core-verifier-pinned-root";
+
+impl CoreReportVerifier {
+    /// Reports must chain to AMD's built-in roots (real hardware).
+    pub fn amd() -> Self {
+        CoreReportVerifier {
+            checker: csc_crypto::check::ReportChecker::amd(),
+            name: CORE_AMD_NAME.into(),
+            compliance_status: None,
+        }
+    }
+
+    /// Reports must chain to `ark_der` for `product` (the simulated platform's root).
+    pub fn pinned(ark_der: &[u8], product: csc_core::Product) -> Result<Self, String> {
+        Ok(CoreReportVerifier {
+            checker: csc_crypto::check::ReportChecker::pinned(ark_der, product)
+                .map_err(|e| e.to_string())?,
+            name: CORE_PINNED_NAME.into(),
+            compliance_status: None,
+        })
+    }
+
+    /// Vouches for the UVM with this `x-ms-compliance-status` when endorsements are sent.
+    pub fn with_compliance_status(mut self, status: Option<String>) -> Self {
+        self.compliance_status = status;
+        self
+    }
+}
+
+impl ReportVerifier for CoreReportVerifier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn verify(&self, evidence: &Evidence<'_>) -> Result<Verdict, String> {
+        self.checker
+            .check_parsed(evidence.report, evidence.vcek_chain_pem)
+            .map_err(|e| format!("SEV-SNP evidence rejected: {e}"))?;
+        Ok(Verdict {
+            compliance_status: if evidence.uvm_endorsements.is_empty() {
+                None
+            } else {
+                self.compliance_status.clone()
+            },
+        })
+    }
+}
+
 fn b64_lenient(s: &str) -> Option<Vec<u8>> {
     let t = s.trim_end_matches('=');
     URL_SAFE_NO_PAD.decode(t).ok().or_else(|| {

@@ -16,7 +16,7 @@
 
 pub mod abi;
 mod blocking;
-pub mod certtable;
+pub use csc_core::certtable;
 mod configfs;
 mod error;
 pub mod fw;

@@ -24,7 +24,6 @@
 
 mod cache;
 pub mod certs;
-pub mod certtable;
 pub mod der;
 mod error;
 mod platform;

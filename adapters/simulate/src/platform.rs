@@ -17,8 +17,8 @@ use zerocopy::{FromZeros, IntoBytes};
 
 use crate::cache::KeyCache;
 use crate::certs;
-use crate::certtable;
 use crate::error::SimError;
+use csc_core::certtable::{self, Guid};
 
 /// The settings of a simulated guest and its platform. Start from [`PlatformConfig::new`] and
 /// change fields.
@@ -299,11 +299,21 @@ impl Platform {
         SystemRandom::new()
             .fill(&mut report_id)
             .map_err(|_| SimError::Crypto("random REPORT_ID"))?;
-        let cert_table = certtable::build(&[
-            (certtable::VCEK_GUID, &vcek_der),
-            (certtable::ASK_GUID, &ask_der),
-            (certtable::ARK_GUID, &ark_der),
-        ]);
+        let entries: [(Guid, &[u8]); 3] = [
+            (Guid::VCEK, &vcek_der),
+            (Guid::ASK, &ask_der),
+            (Guid::ARK, &ark_der),
+        ];
+        let mut cert_table = vec![
+            0u8;
+            (entries.len() + 1) * certtable::ENTRY_SIZE
+                + vcek_der.len()
+                + ask_der.len()
+                + ark_der.len()
+        ];
+        let n = certtable::encode_into(&entries, &mut cert_table)
+            .map_err(|_| SimError::Crypto("certificate table"))?;
+        cert_table.truncate(n);
         Ok(Platform {
             config,
             vcek_key,

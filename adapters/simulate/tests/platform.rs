@@ -8,9 +8,10 @@ mod common;
 use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED, UnparsedPublicKey};
 use csc_core::Product;
 use csc_core::abi::{self, offset};
+use csc_core::certtable::Guid;
 use csc_core::report::{Report, TcbLayout};
 use csc_core::source::{self, ReportRequest, ReportSource, Vmpl};
-use csc_simulate::{Platform, PlatformConfig, SimError, certtable};
+use csc_simulate::{Platform, PlatformConfig, SimError};
 
 use common::*;
 
@@ -451,9 +452,9 @@ fn it_is_a_report_source_with_an_extended_certificate_table() {
         (e[..16].to_vec(), certs[off..off + len].to_vec())
     };
     let c = p.chain();
-    assert_eq!(entry(0), (certtable::VCEK_GUID.to_vec(), c.vcek.to_vec()));
-    assert_eq!(entry(1), (certtable::ASK_GUID.to_vec(), c.ask.to_vec()));
-    assert_eq!(entry(2), (certtable::ARK_GUID.to_vec(), c.ark.to_vec()));
+    assert_eq!(entry(0), (Guid::VCEK.0.to_vec(), c.vcek.to_vec()));
+    assert_eq!(entry(1), (Guid::ASK.0.to_vec(), c.ask.to_vec()));
+    assert_eq!(entry(2), (Guid::ARK.0.to_vec(), c.ark.to_vec()));
     assert!(certs[72..96].iter().all(|b| *b == 0));
 }
 

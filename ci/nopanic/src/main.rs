@@ -45,6 +45,8 @@ pub extern "C" fn csc_check(len: usize) -> usize {
     out ^= csc_core::runtime::report_data_for(input)[0] as usize;
     out ^= fetch_from(input);
     out ^= check_keywrap(input);
+    out ^= check_certificates(input);
+    out ^= check_verification(input);
     out
 }
 
@@ -164,6 +166,64 @@ fn check_keywrap(input: &[u8]) -> usize {
         out ^=
             keywrap::unwrap_release(&key, enc, input, &seed, &mut released).map_or(10, |k| k.len());
     }
+    out
+}
+
+/// Certificates, CRLs, PEM and the extended-report certificate table.
+#[inline(never)]
+fn check_certificates(input: &[u8]) -> usize {
+    use csc_core::cert::{Certificate, amd::AmdExtensions, crl::Crl};
+    let mut out = 0usize;
+    let mut der = [0u8; 2048];
+    if let Ok(d) = csc_core::pem::decode_first(input, "CERTIFICATE", &mut der) {
+        out ^= d.len();
+    }
+    if let Ok(c) = Certificate::from_der(input) {
+        out ^= c.tbs().len() ^ c.extensions().count() ^ c.validity().not_after.0 as usize;
+        out ^= c.subject().common_name().map_or(0, str::len);
+        if let Ok(e) = AmdExtensions::from_cert(&c) {
+            let layout = csc_core::report::TcbLayout::Zen5;
+            out ^= e.tcb(layout).raw() as usize ^ e.hwid.map_or(0, <[u8]>::len);
+        }
+        out ^= csc_core::verify::classify(&c).is_some() as usize;
+        out ^= c.signature_algorithm().scheme().is_ok() as usize;
+        let v = csc_core::verify::x509::check_signed_by(&csc_core::verify::CoreCrypto, &c, &c);
+        out ^= v.is_ok() as usize;
+    }
+    if let Ok(crl) = Crl::from_der(input) {
+        out ^= crl.revoked().count() ^ crl.is_revoked(&[1]) as usize;
+    }
+    if let Ok(t) = csc_core::certtable::parse(input) {
+        out ^= t.iter().map(|e| e.data.len()).sum::<usize>();
+    }
+    out
+}
+
+/// Report verification with the core's crypto backend (p384, fixed-size RSA) and policy checks:
+/// a report, then a VCEK, from the unpredictable input.
+#[inline(never)]
+fn check_verification(input: &[u8]) -> usize {
+    use csc_core::verify::{CoreCrypto, Evidence, VerifyOptions};
+    let (report, signer) = input.split_at(input.len().min(1184));
+    let Ok(report) = Report::parse(report) else {
+        return 0;
+    };
+    let (signer, crl) = signer.split_at(signer.len() / 2);
+    let evidence = Evidence {
+        signer,
+        crl: Some(crl),
+        ..Evidence::default()
+    };
+    let options = VerifyOptions {
+        now: Some(csc_core::cert::Time(black_box(0))),
+        ..VerifyOptions::default()
+    };
+    let mut out = match csc_core::verify::verify(&CoreCrypto, &report, &evidence, &options) {
+        Ok(v) => v.tcb.raw() as usize,
+        Err(e) => e.category() as usize,
+    };
+    let policy = csc_core::policy::PolicyOptions::default();
+    out ^= csc_core::policy::violations(&report, &policy).count();
     out
 }
 

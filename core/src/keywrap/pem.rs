@@ -1,15 +1,11 @@
-//! The minimal PEM un-armouring the key readers need: the first `-----BEGIN <label>-----` block,
-//! its base64 body decoded into a caller buffer. Encrypted PEM (header lines) is refused.
-//!
-//! Private to the key readers; the crate-wide PEM module may replace it later.
+//! Private-key PEM for the key readers, over the crate's PEM reader ([`crate::pem`]): the first
+//! block must be a private key (`RSA PRIVATE KEY`, `PRIVATE KEY` or `EC PRIVATE KEY`); encrypted
+//! PEM (RFC 1421 header lines) is refused, and the output buffer is wiped on any failure.
 
 use zeroize::Zeroize;
 
 use super::KeyError;
-
-const BEGIN: &[u8] = b"-----BEGIN ";
-const END: &[u8] = b"-----END ";
-const DASHES: &[u8] = b"-----";
+use crate::pem::PemError;
 
 /// What a PEM label says the DER is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,58 +18,43 @@ pub(crate) enum PemKind {
     Sec1,
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// True if `text` contains a PEM begin line (otherwise callers treat it as DER).
 pub(crate) fn looks_like_pem(text: &[u8]) -> bool {
-    find(text, BEGIN).is_some()
+    crate::pem::is_pem(text)
 }
 
 /// Decodes the first PEM block of `text` into `out`.
 pub(crate) fn unarmor<'o>(text: &[u8], out: &'o mut [u8]) -> Result<(PemKind, &'o [u8]), KeyError> {
-    let start = find(text, BEGIN).ok_or(KeyError::Pem)?;
-    let after_begin = text
-        .get(start.saturating_add(BEGIN.len())..)
-        .ok_or(KeyError::Pem)?;
-    let label_len = find(after_begin, DASHES).ok_or(KeyError::Pem)?;
-    let label = after_begin.get(..label_len).ok_or(KeyError::Pem)?;
-    let kind = match label {
+    let block = match crate::pem::blocks(text).next() {
+        Some(Ok(b)) => b,
+        _ => return Err(KeyError::Pem),
+    };
+    let kind = match block.label {
         b"RSA PRIVATE KEY" => PemKind::Pkcs1,
         b"PRIVATE KEY" => PemKind::Pkcs8,
         b"EC PRIVATE KEY" => PemKind::Sec1,
         _ => return Err(KeyError::PemLabel),
     };
-    let body_and_rest = after_begin
-        .get(label_len.saturating_add(DASHES.len())..)
-        .ok_or(KeyError::Pem)?;
-    let end = find(body_and_rest, END).ok_or(KeyError::Pem)?;
-    let body = body_and_rest.get(..end).ok_or(KeyError::Pem)?;
-    let end_line = body_and_rest
-        .get(end.saturating_add(END.len())..)
-        .ok_or(KeyError::Pem)?;
-    let end_label = end_line.get(..label_len).ok_or(KeyError::Pem)?;
-    let end_dashes = end_line
-        .get(label_len..label_len.saturating_add(DASHES.len()))
-        .ok_or(KeyError::Pem)?;
-    if end_label != label || end_dashes != DASHES {
-        return Err(KeyError::Pem);
-    }
     // RFC 1421 headers (Proc-Type, DEK-Info) mean an encrypted key.
-    if body.contains(&b':') {
+    if block.body.contains(&b':') {
         return Err(KeyError::Pem);
     }
     let capacity = out.len();
-    match crate::base64::decode_into(body, out) {
-        Ok(n) => Ok((kind, out.get(..n).unwrap_or(&[]))),
-        Err(crate::base64::Base64Error::OutputTooSmall { .. }) => {
-            out.zeroize();
-            Err(KeyError::BufferTooSmall { capacity })
+    match block.decode_into(out) {
+        Ok(der) => {
+            let n = der.len();
+            Ok((kind, out.get(..n).unwrap_or(&[])))
         }
         Err(e) => {
             out.zeroize();
-            Err(KeyError::Base64(e))
+            Err(match e {
+                PemError::Base64 {
+                    error: crate::base64::Base64Error::OutputTooSmall { .. },
+                    ..
+                } => KeyError::BufferTooSmall { capacity },
+                PemError::Base64 { error, .. } => KeyError::Base64(error),
+                _ => KeyError::Pem,
+            })
         }
     }
 }

@@ -9,6 +9,7 @@
 pub(crate) mod bignum;
 mod crt;
 pub mod mgf1;
+pub mod monty;
 pub mod oaep;
 pub mod pkcs1;
 pub mod private;

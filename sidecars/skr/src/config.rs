@@ -285,15 +285,11 @@ pub fn lowercase_keys(v: serde_json::Value) -> serde_json::Value {
 }
 
 fn parse_port(s: &str) -> Result<u16, ConfigError> {
-    s.trim()
-        .parse::<u16>()
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or(ConfigError::Invalid {
-            what: "-port",
-            value: s.to_string(),
-            why: "expected a port number 1..65535",
-        })
+    s.trim().parse::<u16>().ok().ok_or(ConfigError::Invalid {
+        what: "-port",
+        value: s.to_string(),
+        why: "expected a port number 0..65535 (0: any free port, logged at info level)",
+    })
 }
 
 impl Config {

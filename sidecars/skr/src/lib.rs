@@ -6,5 +6,7 @@ pub mod api;
 pub mod config;
 pub mod grpc;
 pub mod logging;
+pub mod run;
 pub mod secret;
+pub mod service;
 pub mod uvm;

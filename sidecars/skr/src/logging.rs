@@ -28,7 +28,11 @@ impl log::Log for Logger {
             log::Level::Debug => "debug",
             log::Level::Trace => "trace",
         };
-        let msg = record.args().to_string().replace('\n', "\\n").replace('\r', "\\r");
+        let msg = record
+            .args()
+            .to_string()
+            .replace('\n', "\\n")
+            .replace('\r', "\\r");
         if let Ok(mut out) = self.out.lock() {
             let _ = writeln!(out, "level={level} msg={msg}");
             let _ = out.flush();
@@ -59,11 +63,20 @@ pub fn init(level: LogLevel, file: Option<&str>) -> std::io::Result<()> {
         None => Box::new(std::io::stderr()),
         Some(path) => {
             use std::os::unix::fs::OpenOptionsExt;
-            Box::new(std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(path)?)
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .open(path)?,
+            )
         }
     };
     let max = filter(level);
-    let logger = Logger { max, out: Mutex::new(out) };
+    let logger = Logger {
+        max,
+        out: Mutex::new(out),
+    };
     // A second init (tests, demo) keeps the first logger.
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(max);

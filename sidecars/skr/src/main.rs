@@ -1,16 +1,57 @@
 //! `skr`: the secure key release sidecar.
 #![forbid(unsafe_code)]
 
-use skr::config;
+use skr::{config, logging, run};
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("skr: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match config::Config::from_args_and_env(&args, |k| std::env::var(k).ok()) {
-        Ok(c) => println!("{c:?}"),
-        Err(config::ConfigError::Help) => println!("{}", config::USAGE),
+    if args.first().map(String::as_str) == Some("demo") {
+        let _ = logging::init(config::LogLevel::Warning, None);
+        if let Err(e) = runtime().block_on(run::demo()) {
+            eprintln!("skr demo: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let config = match config::Config::from_args_and_env(&args, |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(config::ConfigError::Help) => {
+            println!("{}", config::USAGE);
+            return;
+        }
         Err(e) => {
             eprintln!("skr: {e}");
             std::process::exit(2);
         }
+    };
+    if let Some(w) = &config.wrap {
+        if let Err(e) = run::wrap(w) {
+            eprintln!("skr: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    if let Err(e) = logging::init(config.log_level, config.log_file.as_deref()) {
+        eprintln!("skr: log file: {e}");
+        std::process::exit(2);
+    }
+    if let Err(e) = runtime().block_on(run::serve(config)) {
+        log::error!("{e}");
+        eprintln!("skr: {e}");
+        std::process::exit(1);
     }
 }

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use csc_core::Product;
 use csc_core::abi::{REPORT_SIZE, size};
+use csc_core::certtable::{self, Kind};
 use csc_core::source::{self, ReportRequest, Vmpl};
-use csc_sev::certtable::{self, CertKind};
 use csc_sev::{Choice, Chosen, Paths, SourceKind};
 
 use crate::args::Args;
@@ -157,9 +157,9 @@ fn write_certs(dir: &Path, table: &[u8]) -> Result<Vec<String>, Failure> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
     let mut names = Vec::new();
-    for entry in parsed.entries() {
+    for entry in parsed.iter() {
         let mut name = match entry.kind {
-            CertKind::Other => format!("{}.bin", entry.guid),
+            Kind::Other(_) => format!("{}.bin", entry.guid),
             kind => format!("{}.der", kind.name()),
         };
         if names.contains(&name) {

@@ -11,3 +11,4 @@ pub mod input;
 pub mod policydigest;
 pub mod show;
 pub mod token;
+pub mod verify_cmd;

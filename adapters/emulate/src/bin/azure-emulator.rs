@@ -5,20 +5,26 @@
 //! Flags: `--port N` (0 = any), `--ca-file PATH` (default `./azure-emulator-ca.pem`),
 //! `--kds-dir DIR` (see `KdsStore::from_dir`), `--thim FILE` (THIM JSON),
 //! `--tenant ID`, `--token-lifetime SECS`, `--federated-token TEXT`,
-//! `--report-verifier unchecked-signature-placeholder` (required until the core verifier is
-//! plugged in; the choice is printed and written into every MAA token),
-//! `--compliance-status TEXT` (with the placeholder: the x-ms-compliance-status claim).
+//! `--report-verifier amd|pinned|unchecked-signature-placeholder` (required; the choice is
+//! printed and written into every MAA token): `amd` checks reports with the core verifier
+//! against AMD's roots, `pinned` against the ARK in `--pinned-ark FILE` (PEM or DER) for
+//! `--product Milan|Genoa|Turin` (the simulated platform's root), and the placeholder checks
+//! nothing but the presence of a PEM chain;
+//! `--compliance-status TEXT` (the x-ms-compliance-status claim when UVM endorsements are sent).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use csc_emulate::{EmulatorConfig, KdsStore, UncheckedSignaturePlaceholder, start};
+use csc_emulate::{
+    CoreReportVerifier, EmulatorConfig, KdsStore, UncheckedSignaturePlaceholder, start,
+};
 
 fn usage(msg: &str) -> ! {
     eprintln!("azure-emulator: {msg}");
     eprintln!(
-        "usage: azure-emulator --report-verifier unchecked-signature-placeholder [--port N] \
+        "usage: azure-emulator --report-verifier amd|pinned|unchecked-signature-placeholder \
+         [--pinned-ark FILE --product NAME] [--port N] \
          [--ca-file PATH] [--kds-dir DIR] [--thim FILE] [--tenant ID] [--token-lifetime SECS] \
          [--federated-token TEXT] [--compliance-status TEXT]"
     );
@@ -36,6 +42,8 @@ fn main() {
     let mut federated = None;
     let mut verifier = None;
     let mut compliance = None;
+    let mut pinned_ark = None;
+    let mut product = None;
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -57,6 +65,8 @@ fn main() {
             "--federated-token" => federated = Some(value()),
             "--report-verifier" => verifier = Some(value()),
             "--compliance-status" => compliance = Some(value()),
+            "--pinned-ark" => pinned_ark = Some(PathBuf::from(value())),
+            "--product" => product = Some(value()),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown flag {other}")),
         }
@@ -66,6 +76,28 @@ fn main() {
             Arc::new(UncheckedSignaturePlaceholder {
                 compliance_status: compliance,
             })
+        }
+        Some("amd") => Arc::new(CoreReportVerifier::amd().with_compliance_status(compliance)),
+        Some("pinned") => {
+            let Some(path) = pinned_ark else {
+                usage("--report-verifier pinned needs --pinned-ark FILE")
+            };
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| usage(&format!("{}: {e}", path.display())));
+            let der = if csc_core::pem::is_pem(&bytes) {
+                csc_emulate::kds::pem_to_der(&bytes)
+                    .unwrap_or_else(|| usage(&format!("{}: no PEM certificate", path.display())))
+            } else {
+                bytes
+            };
+            let name = product.unwrap_or_else(|| usage("--report-verifier pinned needs --product"));
+            let product = csc_core::Product::from_name(&name)
+                .unwrap_or_else(|| usage(&format!("unknown product {name}")));
+            Arc::new(
+                CoreReportVerifier::pinned(&der, product)
+                    .unwrap_or_else(|e| usage(&e))
+                    .with_compliance_status(compliance),
+            )
         }
         Some(other) => usage(&format!("unknown report verifier {other}")),
         None => usage("--report-verifier must be given"),

@@ -88,10 +88,17 @@ pub fn decode_base64(name: &'static str, text: &str) -> Result<Vec<u8>, BodyErro
 /// An endpoint host as upstream takes it (`myattest.eus.attest.azure.net`, optionally with a
 /// port); refuses what would change the URL's meaning (paths, queries, credentials, spaces).
 fn endpoint(m: &Map<String, Value>, name: &'static str) -> Result<String, BodyError> {
-    let s = required_string(m, name)?;
+    check_endpoint(name, &required_string(m, name)?)
+}
+
+/// Checks an endpoint host (an `https://` prefix and a trailing `/` are dropped).
+pub fn check_endpoint(name: &'static str, s: &str) -> Result<String, BodyError> {
+    if s.is_empty() {
+        return Err(BodyError::Missing(name));
+    }
     let host = s
         .strip_prefix("https://")
-        .unwrap_or(&s)
+        .unwrap_or(s)
         .trim_end_matches('/');
     let ok = !host.is_empty()
         && host.len() <= 253
@@ -164,9 +171,25 @@ impl ReleaseRequest {
     /// Parses the body.
     pub fn parse(body: &[u8]) -> Result<Self, BodyError> {
         let m = object(body)?;
-        let maa_endpoint = endpoint(&m, "maa_endpoint")?;
-        let akv_endpoint = endpoint(&m, "akv_endpoint")?;
+        let maa_endpoint = required_string(&m, "maa_endpoint")?;
+        let akv_endpoint = required_string(&m, "akv_endpoint")?;
         let kid = required_string(&m, "kid")?;
+        let access_token = optional_string(&m, "access_token")?;
+        Self::new(&maa_endpoint, &akv_endpoint, &kid, access_token)
+    }
+
+    /// Checks the parts of a request (also used for the gRPC annotation).
+    pub fn new(
+        maa_endpoint: &str,
+        akv_endpoint: &str,
+        kid: &str,
+        access_token: Option<String>,
+    ) -> Result<Self, BodyError> {
+        let maa_endpoint = check_endpoint("maa_endpoint", maa_endpoint)?;
+        let akv_endpoint = check_endpoint("akv_endpoint", akv_endpoint)?;
+        if kid.is_empty() {
+            return Err(BodyError::Missing("kid"));
+        }
         let kid_ok = kid.len() <= 256
             && kid.split('/').count() <= 2
             && kid
@@ -178,13 +201,13 @@ impl ReleaseRequest {
                 "expected a key name or name/version (letters, digits, -)".into(),
             ));
         }
-        let access_token = optional_string(&m, "access_token")?
+        let access_token = access_token
             .filter(|t| !t.is_empty())
             .map(SecretString::new);
         Ok(ReleaseRequest {
             maa_endpoint,
             akv_endpoint,
-            kid,
+            kid: kid.to_string(),
             access_token,
         })
     }

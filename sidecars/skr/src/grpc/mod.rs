@@ -1,7 +1,9 @@
 //! The gRPC key provider (upstream's `key_provider.KeyProviderService`), with server reflection
 //! so that `grpcurl list` works as upstream documents.
 
+pub mod keys;
 pub mod protocol;
+pub mod server;
 
 /// Generated messages, server and client.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

@@ -3,6 +3,7 @@
 //! ```text
 //! snp-report show FILE [--json] [--product milan|genoa|turin]
 //! snp-report fetch [--report-data HEX] [--vmpl N] [--certs-out DIR] [--out FILE] [--hex] [--simulate]
+//! snp-report verify FILE [--vcek FILE] [--chain FILE] [--crl FILE] [--certs FILE] ... [--json]
 //! ```
 //! FILE is a raw 1184-byte report, hex text (as `get-snp-report` prints), or an Azure vTPM HCL
 //! report; `-` reads standard input.
@@ -14,7 +15,9 @@ use csc_tools::exit::{self, Failure};
 use csc_tools::input::{parse_report, product_arg, read_input};
 use csc_tools::show;
 
-const USAGE: &str = "usage: snp-report show FILE [--json] [--product milan|genoa|turin]";
+const USAGE: &str = "usage: snp-report show FILE [--json] [--product milan|genoa|turin]\n       \
+snp-report fetch [--report-data HEX] [--vmpl N] [--certs-out DIR] [--out FILE] [--hex] [--simulate]\n       \
+snp-report verify FILE [--vcek FILE] [--chain FILE] [--crl FILE] [--certs FILE] [--json] (verify --help for more)";
 
 fn show(args: &Args) -> Result<(), Failure> {
     args.reject_unknown(&["json", "product"])?;
@@ -36,15 +39,20 @@ fn show(args: &Args) -> Result<(), Failure> {
 fn run() -> Result<(), Failure> {
     let args = Args::parse(
         std::env::args().skip(1),
-        &["json", "help", "h", "hex", "simulate"],
+        &["json", "help", "h", "hex", "simulate", "allow-debug"],
     )?;
     if args.flag("help") || args.flag("h") {
-        println!("{USAGE}\n{}", csc_tools::fetch_cmd::USAGE);
+        match args.positional().first().map(String::as_str) {
+            Some("verify") => println!("{}", csc_tools::verify_cmd::USAGE),
+            Some("fetch") => println!("{}", csc_tools::fetch_cmd::USAGE),
+            _ => println!("{USAGE}"),
+        }
         return Ok(());
     }
     match args.positional().first().map(String::as_str) {
         Some("show") => show(&args),
         Some("fetch") => csc_tools::fetch_cmd::fetch(&args),
+        Some("verify") => csc_tools::verify_cmd::run(&args),
         Some(other) => Err(Failure::usage(format!(
             "unknown command {other:?}; {USAGE}"
         ))),

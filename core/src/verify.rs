@@ -1,1 +1,0 @@
-//! Report signature, AMD certificate chain and report/certificate binding. (Issue 3.)

@@ -1,0 +1,508 @@
+//! One process for all filesystems: bring every image up, signal readiness, wait for SIGTERM,
+//! tear everything down in reverse order.
+//!
+//! Start-up goes in phases so that a bad input fails before anything is mounted:
+//! 1. claim each mount point ([`stale::Lock`]) and clear what a crashed run left there;
+//! 2. open each image and read and validate its LUKS2 header (once; the validated header is
+//!    what gets mounted, the host cannot swap it afterwards);
+//! 3. get each key file (raw key or secure key release) and unlock a keyslot;
+//! 4. mount each, in input order (dm-crypt where device-mapper exists, else the userspace
+//!    AES-XTS view), each published as a symlink at its mount point.
+//!
+//! A failure anywhere tears down what was already mounted and returns the error. A SIGTERM
+//! during start-up stops it the same way between steps.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use csc_azure::http::{HttpClient, HttpConfig};
+use csc_mount::luks2::Luks2Header;
+use csc_mount::mount::{Exposure, MountRequest, Mounted};
+use csc_mount::source::Counters;
+use csc_mount::{CacheConfig, FuseOptions, VolumeKey};
+
+use crate::args::Args;
+use crate::error::{Error, Step};
+use crate::input::{FilesystemPlan, KeySpec, Plan};
+use crate::key::{self, KeyRelease};
+use crate::source::{self, Opened, SourceContext};
+use crate::stale::{self, Lock};
+
+/// The device-mapper control node.
+pub const DM_CONTROL: &str = "/dev/mapper/control";
+
+/// Whether device-mapper works here: its control node exists *and* opens (a node left by a
+/// tool on a kernel without device-mapper fails with ENODEV).
+pub fn dm_usable() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(DM_CONTROL)
+        .is_ok()
+}
+
+/// How filesystems are brought up (everything but the input).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// dm-crypt, userspace or decide ([`dm_usable`]).
+    pub exposure: Exposure,
+    /// Block size and count (upstream: 512 KiB x 32).
+    pub block_size: usize,
+    /// Cache blocks.
+    pub blocks: usize,
+    /// FUSE options.
+    pub fuse: FuseOptions,
+    /// Where private mount directories go (`$TMPDIR`).
+    pub work_dir: PathBuf,
+    /// HTTP settings for blob storage and Azure services.
+    pub http: HttpConfig,
+    /// IMDS base URL override.
+    pub imds: Option<String>,
+}
+
+impl Settings {
+    /// From the command line (reads `-cafile`).
+    pub fn from_args(args: &Args) -> Result<Self, Error> {
+        let mut http = HttpConfig::default();
+        if let Some(ca) = &args.ca_file {
+            http = http
+                .with_ca_file(ca)
+                .map_err(|e| Error::Usage(format!("-cafile: {e}")))?;
+        }
+        Ok(Self {
+            exposure: args.exposure,
+            block_size: args.block_size,
+            blocks: args.blocks,
+            fuse: FuseOptions::default(),
+            work_dir: std::env::temp_dir(),
+            http,
+            imds: args.imds.clone(),
+        })
+    }
+
+    /// The cache for a source: upstream's geometry; remote sources fetch further ahead and
+    /// with more threads, as each request is a network round trip.
+    pub fn cache_for(&self, remote: bool) -> CacheConfig {
+        let base = CacheConfig {
+            block_size: self.block_size,
+            blocks: self.blocks,
+            ..CacheConfig::default()
+        };
+        if remote {
+            CacheConfig {
+                read_ahead: (self.blocks / 4).clamp(1, 8),
+                fetch_threads: 8,
+                ..base
+            }
+        } else {
+            CacheConfig {
+                read_ahead: base.read_ahead.min(self.blocks.saturating_sub(1)),
+                ..base
+            }
+        }
+    }
+
+    fn resolve_exposure(&self) -> Result<Exposure, String> {
+        match self.exposure {
+            Exposure::Auto if dm_usable() => Ok(Exposure::DmCrypt),
+            Exposure::Auto => Ok(Exposure::Userspace),
+            Exposure::DmCrypt if !dm_usable() => Err(format!(
+                "-exposure dm-crypt: device-mapper is not available ({DM_CONTROL} does not open)"
+            )),
+            e => Ok(e),
+        }
+    }
+}
+
+/// One mounted filesystem.
+#[derive(Debug)]
+pub struct MountedFs {
+    /// Position in `azure_filesystems`.
+    pub index: usize,
+    /// The published symlink.
+    pub mount_point: PathBuf,
+    /// `PageBlob`, `BlockBlob` or `file`.
+    pub kind: String,
+    /// Requests that reached the source.
+    pub counters: Arc<Counters>,
+    mounted: Option<Mounted>,
+    lock: Option<Lock>,
+}
+
+impl MountedFs {
+    /// The csc-mount handle (exposure, cache statistics, FUSE file).
+    pub fn mounted(&self) -> Option<&Mounted> {
+        self.mounted.as_ref()
+    }
+
+    fn teardown(&mut self) -> Result<(), String> {
+        let result = match self.mounted.take() {
+            Some(m) => m.teardown().map_err(|e| e.to_string()),
+            None => Ok(()),
+        };
+        tracing::info!(
+            index = self.index,
+            reads = self.counters.reads.load(Ordering::Relaxed),
+            read_bytes = self.counters.read_bytes.load(Ordering::Relaxed),
+            writes = self.counters.writes.load(Ordering::Relaxed),
+            written_bytes = self.counters.written_bytes.load(Ordering::Relaxed),
+            "source requests"
+        );
+        if let Some(lock) = self.lock.take() {
+            lock.release();
+        }
+        result
+    }
+}
+
+/// Every filesystem of the input, mounted. Dropping it tears everything down; prefer
+/// [`Sidecar::shutdown`], which reports failures.
+#[derive(Debug)]
+pub struct Sidecar {
+    filesystems: Vec<MountedFs>,
+    // Dropped after the filesystems: their write-back needs the runtime.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// A filesystem between the steps of start-up.
+struct Pending<'p> {
+    plan: &'p FilesystemPlan,
+    lock: Option<Lock>,
+    opened: Option<Opened>,
+    header: Option<Luks2Header>,
+    key: Option<VolumeKey>,
+}
+
+fn fail(plan: &FilesystemPlan, step: Step, detail: impl ToString) -> Error {
+    Error::Filesystem {
+        index: plan.index,
+        mount_point: plan.mount_point.clone(),
+        step,
+        detail: detail.to_string(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("encfs-io")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Setup {
+            what: "async runtime",
+            detail: e.to_string(),
+        })
+}
+
+impl Sidecar {
+    /// Brings up every filesystem of `plan`. `stop` is polled between steps and returns the
+    /// number of a termination signal that arrived.
+    pub fn start(
+        plan: &Plan,
+        settings: &Settings,
+        releaser: &dyn KeyRelease,
+        stop: &dyn Fn() -> Option<i32>,
+    ) -> Result<Self, Error> {
+        let rt = runtime()?;
+        let http = {
+            let _inside = rt.enter();
+            HttpClient::new(settings.http.clone()).map_err(|e| Error::Setup {
+                what: "HTTP client",
+                detail: e.to_string(),
+            })?
+        };
+        let ctx = SourceContext::new(
+            rt.handle().clone(),
+            http,
+            &plan.azure_info.identity,
+            settings.imds.as_deref(),
+        );
+        let mut me = Sidecar {
+            filesystems: Vec::new(),
+            runtime: Some(rt),
+        };
+        let mut pending: Vec<Pending<'_>> = plan
+            .filesystems
+            .iter()
+            .map(|p| Pending {
+                plan: p,
+                lock: None,
+                opened: None,
+                header: None,
+                key: None,
+            })
+            .collect();
+        let result = me.bring_up(&mut pending, settings, &ctx, releaser, stop);
+        // Locks of filesystems that never got mounted.
+        for p in pending {
+            if let Some(lock) = p.lock {
+                lock.release();
+            }
+        }
+        match result {
+            Ok(()) => Ok(me),
+            Err(e) => {
+                if let Err(t) = me.teardown_all() {
+                    tracing::error!(error = %t, "teardown after a failed start");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn bring_up(
+        &mut self,
+        pending: &mut [Pending<'_>],
+        settings: &Settings,
+        ctx: &SourceContext,
+        releaser: &dyn KeyRelease,
+        stop: &dyn Fn() -> Option<i32>,
+    ) -> Result<(), Error> {
+        let check = || stop().map_or(Ok(()), |s| Err(Error::Interrupted(s)));
+        let exposure = settings.resolve_exposure().map_err(Error::Usage)?;
+        for p in pending.iter_mut() {
+            check()?;
+            let plan = p.plan;
+            stale::check_parent(plan).map_err(|e| fail(plan, Step::Prepare, e))?;
+            let lock = Lock::acquire(plan).map_err(|e| fail(plan, Step::Prepare, e))?;
+            p.lock = Some(lock);
+            let done = p
+                .lock
+                .as_ref()
+                .map(|l| stale::clean(plan, l))
+                .transpose()
+                .map_err(|e| fail(plan, Step::Prepare, e))?
+                .unwrap_or_default();
+            for d in done {
+                tracing::warn!(index = plan.index, "previous run: {d}");
+            }
+        }
+        for p in pending.iter_mut() {
+            check()?;
+            let plan = p.plan;
+            let opened = source::open(&plan.source, plan.read_write, ctx)
+                .map_err(|e| fail(plan, Step::Open, e))?;
+            tracing::info!(
+                index = plan.index,
+                kind = %opened.kind,
+                size = opened.source.size(),
+                "opened {}",
+                plan.source
+            );
+            let header = Luks2Header::read(opened.source.as_ref())
+                .map_err(|e| fail(plan, Step::Header, e))?;
+            tracing::info!(
+                index = plan.index,
+                uuid = %header.uuid,
+                keyslots = header.keyslots.len(),
+                data_bytes = header.data_size,
+                sector_size = header.segment.sector_size,
+                "LUKS2 header valid"
+            );
+            p.opened = Some(opened);
+            p.header = Some(header);
+        }
+        let handle = ctx.rt.clone();
+        for p in pending.iter_mut() {
+            check()?;
+            let plan = p.plan;
+            let key_file =
+                key::key_file(&plan.key, releaser, &handle).map_err(|source| Error::Key {
+                    index: plan.index,
+                    mount_point: plan.mount_point.clone(),
+                    source,
+                })?;
+            let (Some(opened), Some(header)) = (&p.opened, &p.header) else {
+                return Err(fail(plan, Step::Unlock, "image not opened"));
+            };
+            let volume_key = header
+                .unlock(opened.source.as_ref(), &key_file.passphrase())
+                .map_err(|e| fail(plan, Step::Unlock, e))?;
+            tracing::info!(
+                index = plan.index,
+                key = match plan.key {
+                    KeySpec::Raw(_) => "raw_key",
+                    KeySpec::Release { .. } => "released",
+                },
+                "unlocked"
+            );
+            p.key = Some(volume_key);
+        }
+        for p in pending.iter_mut() {
+            check()?;
+            let plan = p.plan;
+            let (Some(opened), Some(header), Some(key)) =
+                (p.opened.take(), p.header.take(), p.key.take())
+            else {
+                return Err(fail(plan, Step::Mount, "image not unlocked"));
+            };
+            let remote = opened.kind != "file";
+            let mounted = csc_mount::mount(MountRequest {
+                source: opened.source,
+                header,
+                key,
+                mount_point: plan.mount_point.clone(),
+                name: plan.name(),
+                read_write: plan.read_write,
+                cache: settings.cache_for(remote),
+                exposure,
+                work_dir: settings.work_dir.clone(),
+                fuse: settings.fuse.clone(),
+            })
+            .map_err(|e| fail(plan, Step::Mount, e))?;
+            let mut lock = p.lock.take();
+            if let (Some(l), Some(file)) = (lock.as_mut(), mounted.fuse_file())
+                && let Some(dir) = file.parent()
+                && let Err(e) = l.record(dir)
+            {
+                tracing::warn!(index = plan.index, error = %e, "cannot record the FUSE directory for crash cleanup");
+            }
+            tracing::info!(
+                index = plan.index,
+                mount_point = %plan.mount_point.display(),
+                exposure = ?mounted.exposure(),
+                read_write = plan.read_write,
+                "published"
+            );
+            self.filesystems.push(MountedFs {
+                index: plan.index,
+                mount_point: plan.mount_point.clone(),
+                kind: opened.kind,
+                counters: opened.counters,
+                mounted: Some(mounted),
+                lock,
+            });
+        }
+        Ok(())
+    }
+
+    /// The mounted filesystems, in input order.
+    pub fn filesystems(&self) -> &[MountedFs] {
+        &self.filesystems
+    }
+
+    fn teardown_all(&mut self) -> Result<(), Error> {
+        let mut failures = Vec::new();
+        while let Some(mut fs) = self.filesystems.pop() {
+            if let Err(e) = fs.teardown() {
+                tracing::error!(index = fs.index, error = %e, "teardown failed");
+                failures.push(format!("azure_filesystems[{}]: {e}", fs.index));
+            }
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(5));
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Teardown(failures.join("; ")))
+        }
+    }
+
+    /// Unpublishes, unmounts, detaches and writes back every filesystem, last one first.
+    pub fn shutdown(mut self) -> Result<(), Error> {
+        self.teardown_all()
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.teardown_all();
+    }
+}
+
+/// Writes the ready file, logging (not failing) when it cannot.
+fn set_ready(path: Option<&Path>, contents: &[u8]) {
+    if let Some(p) = path
+        && let Err(e) = stale::write_atomically(p, contents)
+    {
+        tracing::warn!(path = %p.display(), error = %e, "cannot write the ready file");
+    }
+}
+
+/// The whole sidecar: parse, bring up, mark ready, wait for a termination signal, tear down.
+/// `signals` must have been blocked before any thread was started.
+pub fn run(args: Args, signals: csc_mount::signals::TermSignals) -> Result<(), Error> {
+    let ready = args.ready_file.as_deref();
+    if let Some(p) = ready {
+        let _ = std::fs::remove_file(p);
+    }
+    let result = run_inner(&args, signals);
+    if let Err(e) = &result
+        && !matches!(e, Error::Interrupted(_))
+    {
+        set_ready(ready, b"0\n");
+    }
+    result
+}
+
+fn run_inner(args: &Args, signals: csc_mount::signals::TermSignals) -> Result<(), Error> {
+    let plan = crate::input::parse(&args.base64)?;
+    for w in &plan.warnings {
+        tracing::warn!("EncfsSideCarArgs: {w}");
+    }
+    tracing::info!("{} filesystems to mount:", plan.filesystems.len());
+    for fs in &plan.filesystems {
+        tracing::info!(
+            "  {} -> {} (read-write: {})",
+            fs.mount_point.display(),
+            fs.source,
+            fs.read_write
+        );
+    }
+    let settings = Settings::from_args(args)?;
+    let releaser = key::SecureKeyRelease::new(key::release_config(
+        &plan.azure_info,
+        settings.http.clone(),
+        settings.imds.as_deref(),
+    ));
+    let ready = args.ready_file.as_deref();
+    let (tx, rx) = std::sync::mpsc::channel::<i32>();
+    let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    {
+        let caught = caught.clone();
+        std::thread::Builder::new()
+            .name("encfs-signals".into())
+            .spawn(move || {
+                while let Ok(sig) = signals.wait() {
+                    caught.store(sig, Ordering::SeqCst);
+                    if tx.send(sig).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::Setup {
+                what: "signal thread",
+                detail: e.to_string(),
+            })?;
+    }
+    let stop = || Some(caught.load(Ordering::SeqCst)).filter(|s| *s != 0);
+    let sidecar = match Sidecar::start(&plan, &settings, &releaser, &stop) {
+        Ok(s) => s,
+        Err(e @ Error::Interrupted(_)) => {
+            tracing::warn!("{e}; everything mounted so far was torn down");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    set_ready(ready, b"1\n");
+    tracing::info!(
+        count = sidecar.filesystems().len(),
+        "all filesystems mounted and published; ready"
+    );
+    let sig = rx.recv().unwrap_or(SIGTERM);
+    tracing::info!(signal = sig, "terminating: unmounting and writing back");
+    if let Some(p) = ready {
+        let _ = std::fs::remove_file(p);
+    }
+    let result = sidecar.shutdown();
+    if result.is_ok() {
+        tracing::info!("every filesystem unmounted and written back");
+    }
+    result
+}
+
+/// SIGTERM's number on Linux.
+const SIGTERM: i32 = 15;

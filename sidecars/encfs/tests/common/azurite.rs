@@ -1,0 +1,137 @@
+//! Azurite (the Azure Storage emulator, npm package `azurite`) for blob tests: found on PATH
+//! or installed into the target directory with npm, started over HTTPS with a certificate
+//! from the emulator's CA and OAuth enabled, stopped on drop.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use csc_emulate::Emulator;
+
+/// The well-known development account.
+pub const ACCOUNT: &str = "devstoreaccount1";
+const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// A running Azurite blob service.
+pub struct Azurite {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn binary() -> PathBuf {
+    if let Some(p) = on_path("azurite-blob") {
+        return p;
+    }
+    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("azurite");
+    let bin = prefix.join("node_modules/.bin/azurite-blob");
+    if !bin.is_file() {
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg("azurite@3")
+            .status()
+            .expect("npm is needed to install azurite (ci/setup.sh installs both)");
+        assert!(status.success(), "npm install azurite failed");
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Azurite {
+    /// Starts Azurite with TLS from `emu`'s CA and OAuth (bearer tokens) enabled.
+    pub fn start(emu: &Emulator) -> Azurite {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = emu.issue_server_cert(&["127.0.0.1", "localhost"]).unwrap();
+        let cert_path = dir.path().join("cert.pem");
+        let key_path = dir.path().join("key.pem");
+        std::fs::write(&cert_path, &cert.pem).unwrap();
+        std::fs::write(&key_path, &cert.key_pem).unwrap();
+        let port = free_port();
+        let child = Command::new(binary())
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .current_dir(dir.path())
+            .arg("--cert")
+            .arg(&cert_path)
+            .arg("--key")
+            .arg(&key_path)
+            .args([
+                "--oauth",
+                "basic",
+                "--silent",
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+            ])
+            .args(
+                std::env::var("AZURITE_DEBUG_LOG")
+                    .map(|p| vec!["-d".to_string(), p])
+                    .unwrap_or_default(),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("azurite-blob starts");
+        let az = Azurite {
+            child,
+            port,
+            _dir: dir,
+        };
+        let t0 = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "azurite did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        az
+    }
+
+    /// `https://127.0.0.1:<port>/devstoreaccount1`.
+    pub fn account_url(&self) -> String {
+        format!("https://127.0.0.1:{}/{ACCOUNT}", self.port)
+    }
+
+    /// An account SAS (blob service, all resource types) signed with the account key.
+    pub fn account_sas(&self, permissions: &str) -> String {
+        let (sv, ss, srt, se, spr) = ("2019-12-12", "b", "sco", "2099-01-01T00:00:00Z", "https");
+        let to_sign = format!("{ACCOUNT}\n{permissions}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n");
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(ACCOUNT_KEY)
+            .unwrap();
+        let tag = aws_lc_rs::hmac::sign(
+            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key),
+            to_sign.as_bytes(),
+        );
+        let sig = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
+        format!(
+            "sv={sv}&ss={ss}&srt={srt}&sp={permissions}&se={se}&spr={spr}&sig={}",
+            csc_azure::url::query_escape(&sig)
+        )
+    }
+}
