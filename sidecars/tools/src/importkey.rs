@@ -27,15 +27,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use csc_azure::identity::{Credential, TokenProvider};
 use csc_azure::jose::b64url_encode;
 use csc_azure::keyvault::{ClaimCondition, KeyVaultClient, ReleasePolicy};
 use csc_azure::secret::SecretString;
 use csc_core::base64::{self, Alphabet};
-use csc_core::der::{self, tag};
-use rustls_pki_types::PrivateKeyDer;
+use csc_core::jwk::{self, KeyOps};
+use csc_core::keywrap::hkdf;
+use csc_core::keywrap::pkcs8::{self, PrivateKeyDer};
+use csc_core::rsa::pkcs1::RsaPrivateKeyDer;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -60,15 +61,10 @@ usage: importkey -c CONFIG [-kh KEY] [-kp PEM] [-a] [-out] [-security-policy FIL
 
 /// The claim that carries HOST_DATA in an MAA token.
 pub const HOST_DATA_CLAIM: &str = "x-ms-sevsnpvm-hostdata";
-/// HKDF info used when the configuration gives no label (upstream's).
-pub const DEFAULT_LABEL: &str = "Symmetric Encryption Key";
 /// The octet key file `-out` writes.
 pub const KEY_FILE: &str = "keyfile.bin";
 /// The private key file written for a generated RSA key.
 pub const PRIVATE_KEY_FILE: &str = "private_key.pem";
-
-/// `rsaEncryption`, 1.2.840.113549.1.1.1.
-const RSA_ENCRYPTION_OID: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
 
 /// The import configuration.
 #[derive(Debug, Default, Deserialize)]
@@ -283,96 +279,43 @@ pub fn oct_key_from_arg(arg: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
     hex_decode(arg, "-kh (not an existing file, so read as hex)")
 }
 
-/// What an RSA private key JWK needs, read from PKCS#8 DER.
-pub struct RsaParts {
-    /// The JWK (`kty` RSA, `n`, `e`, `d`, `p`, `q`, `dp`, `dq`, `qi`, `key_ops` if any).
-    pub jwk: Value,
-    /// The private exponent, big-endian without leading zeros (the HKDF input).
-    pub d: Zeroizing<Vec<u8>>,
-    /// Modulus size in bits.
-    pub bits: usize,
+/// The `key_ops` of the configuration, checked: only the operations jwx accepts (a key with
+/// any other could be imported, but skr could never hand it out).
+pub fn key_ops(names: &[String]) -> Result<KeyOps, Failure> {
+    KeyOps::from_names(names.iter().map(String::as_str))
+        .map_err(|e| Failure::usage(format!("key.key_ops: {e}")))
 }
 
-impl std::fmt::Debug for RsaParts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RsaParts")
-            .field("bits", &self.bits)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Reads an RSA PKCS#8 `PrivateKeyInfo` into a private JWK.
-pub fn rsa_parts(pkcs8: &[u8], key_ops: &[String]) -> Result<RsaParts, Failure> {
-    let bad = |e: der::DerError| Failure::malformed(format!("RSA private key: {e}"));
-    let info = der::read_single(pkcs8, tag::SEQUENCE).map_err(bad)?;
-    let mut r = info.contents();
-    r.read(tag::INTEGER).map_err(bad)?;
-    let alg = r.read(tag::SEQUENCE).map_err(bad)?;
-    let oid = alg.contents().read(tag::OID).map_err(bad)?;
-    if oid.value != RSA_ENCRYPTION_OID {
-        return Err(Failure::malformed(
-            "the private key is not an RSA key (PKCS#8 algorithm is not rsaEncryption)",
-        ));
-    }
-    let inner = r.read(tag::OCTET_STRING).map_err(bad)?;
-    let key = der::read_single(inner.value, tag::SEQUENCE).map_err(bad)?;
-    let mut k = key.contents();
-    k.read(tag::INTEGER).map_err(bad)?;
-    let mut next = || -> Result<&[u8], Failure> {
-        k.read(tag::INTEGER).and_then(|t| t.uint_be()).map_err(bad)
-    };
-    let (n, e, d, p, q, dp, dq, qi) = (
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-        next()?,
-    );
-    let mut jwk = json!({
-        "kty": "RSA",
-        "n": b64url_encode(n),
-        "e": b64url_encode(e),
-        "d": b64url_encode(d),
-        "p": b64url_encode(p),
-        "q": b64url_encode(q),
-        "dp": b64url_encode(dp),
-        "dq": b64url_encode(dq),
-        "qi": b64url_encode(qi),
-    });
-    if !key_ops.is_empty() {
-        jwk["key_ops"] = json!(key_ops);
-    }
-    let bits = n
-        .first()
+/// Bits of a big-endian modulus.
+pub fn modulus_bits(n: &[u8]) -> usize {
+    let n = &n[n.iter().position(|b| *b != 0).unwrap_or(n.len())..];
+    n.first()
         .map(|top| (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize))
-        .unwrap_or(0);
-    Ok(RsaParts {
-        jwk,
-        d: Zeroizing::new(d.to_vec()),
-        bits,
-    })
+        .unwrap_or(0)
 }
 
-/// Reads a PEM RSA private key (PKCS#8 `PRIVATE KEY`, or PKCS#1 `RSA PRIVATE KEY`) and returns
-/// it as checked PKCS#8 DER.
-pub fn rsa_pkcs8_from_pem(pem: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failure> {
-    let key = rustls_pemfile::private_key(&mut &pem[..])
-        .map_err(|e| Failure::malformed(format!("bad PEM: {e}")))?
-        .ok_or_else(|| Failure::malformed("no PRIVATE KEY or RSA PRIVATE KEY block in the PEM"))?;
-    let pair = match &key {
-        PrivateKeyDer::Pkcs8(k) => KeyPair::from_pkcs8(k.secret_pkcs8_der()),
-        PrivateKeyDer::Pkcs1(k) => KeyPair::from_der(k.secret_pkcs1_der()),
-        _ => {
-            return Err(Failure::malformed(
-                "the PEM holds an EC key; -kp takes an RSA key",
-            ));
-        }
+/// An RSA private key as a JWK (`kty` RSA, as jwx renders it), checked for consistency by the
+/// core's renderer.
+pub fn rsa_jwk(key: &RsaPrivateKeyDer<'_>, ops: &KeyOps) -> Result<Value, Failure> {
+    let mut buf = Zeroizing::new(vec![0u8; 8 * key.n.len() + 1024]);
+    let text = jwk::render_rsa_private(key, ops.as_slice(), &mut buf)
+        .map_err(|e| Failure::malformed(format!("RSA private key: {e}")))?;
+    serde_json::from_str(text).map_err(|e| Failure::malformed(format!("RSA JWK: {e}")))
+}
+
+/// Reads an RSA private key (PEM `PRIVATE KEY` or `RSA PRIVATE KEY`, or DER), calls `f` with it.
+pub fn with_rsa_key<T>(
+    input: &[u8],
+    f: impl FnOnce(&RsaPrivateKeyDer<'_>) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let mut scratch = Zeroizing::new(vec![0u8; input.len()]);
+    match pkcs8::read(input, &mut scratch) {
+        Ok(PrivateKeyDer::Rsa(k)) => f(&k),
+        Ok(PrivateKeyDer::Ec(_)) => Err(Failure::malformed(
+            "the key is an EC key; -kp takes an RSA key",
+        )),
+        Err(e) => Err(Failure::malformed(format!("RSA private key: {e}"))),
     }
-    .map_err(|e| Failure::malformed(format!("RSA private key rejected: {e}")))?;
-    pkcs8_of(&pair)
 }
 
 fn pkcs8_of(pair: &KeyPair) -> Result<Zeroizing<Vec<u8>>, Failure> {
@@ -398,20 +341,16 @@ pub fn pkcs8_pem(der: &[u8]) -> Zeroizing<String> {
     out
 }
 
-/// HKDF-SHA256 (RFC 5869) of `ikm` with `salt` and `info`, 32 bytes: how an octet key is
-/// derived from an RSA key's private exponent (upstream's importkey and encfs).
+/// The octet key `-out` writes for an RSA key: the core's encfs derivation (HKDF-SHA256 of the
+/// private exponent with the hex salt and the label), so encfs derives the same key from the
+/// released RSA key.
 pub fn derive_octet_key(
-    ikm: &[u8],
-    salt: &[u8],
-    info: &[u8],
-) -> Result<Zeroizing<[u8; 32]>, Failure> {
-    let mut out = Zeroizing::new([0u8; 32]);
-    Salt::new(HKDF_SHA256, salt)
-        .extract(ikm)
-        .expand(&[info], HKDF_SHA256)
-        .and_then(|okm| okm.fill(&mut out[..]))
-        .map_err(|_| Failure::usage("HKDF failed"))?;
-    Ok(out)
+    key: &RsaPrivateKeyDer<'_>,
+    salt_hex: &str,
+    label: &str,
+) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    let k = hkdf::derive_key(key.d, salt_hex, label).map_err(Failure::malformed)?;
+    Ok(Zeroizing::new(k.as_bytes().to_vec()))
 }
 
 /// Writes a secret file: created with mode 0600 (and set to 0600 if it existed), truncated.
@@ -509,6 +448,7 @@ fn oct_material(opts: &Options, cfg: &ImportKeyConfig) -> Result<Material, Failu
             key.len()
         )));
     }
+    key_ops(&cfg.key.key_ops)?;
     let mut jwk = json!({"kty": "oct-HSM", "k": b64url_encode(&key), "key_size": key.len() * 8});
     if !cfg.key.key_ops.is_empty() {
         jwk["key_ops"] = json!(cfg.key.key_ops);
@@ -533,55 +473,53 @@ fn rsa_material(opts: &Options, cfg: &ImportKeyConfig) -> Result<Material, Failu
             "-kh is for oct-HSM keys; this key is RSA-HSM",
         ));
     }
-    let mut notes = Vec::new();
-    let pkcs8 = match &opts.key_pem {
-        Some(path) => {
-            let pem = Zeroizing::new(read_input(&path.display().to_string())?);
-            let der = rsa_pkcs8_from_pem(&pem)?;
-            notes.push(format!("RSA key read from {}", path.display()));
-            der
-        }
+    let ops = key_ops(&cfg.key.key_ops)?;
+    let (input, origin) = match &opts.key_pem {
+        Some(path) => (
+            Zeroizing::new(read_input(&path.display().to_string())?),
+            format!("read from {}", path.display()),
+        ),
         None => {
             let pair = KeyPair::generate(KeySize::Rsa2048)
                 .map_err(|e| Failure::usage(format!("RSA key generation failed: {e}")))?;
             let der = pkcs8_of(&pair)?;
             let path = opts.dir.join(PRIVATE_KEY_FILE);
             write_secret_file(&path, pkcs8_pem(&der).as_bytes())?;
-            notes.push(format!(
-                "RSA key (2048 bits) generated; private key written to {} (mode 0600)",
-                path.display()
-            ));
-            der
+            (
+                der,
+                format!(
+                    "generated; private key written to {} (mode 0600)",
+                    path.display()
+                ),
+            )
         }
     };
-    let parts = rsa_parts(&pkcs8, &cfg.key.key_ops)?;
-    let octet = if opts.out {
-        let salt = if cfg.key_derivation.salt.is_empty() {
-            let mut s = vec![0u8; 32];
-            aws_lc_rs::rand::fill(&mut s)
-                .map_err(|_| Failure::usage("the random generator failed"))?;
-            s
+    with_rsa_key(&input, |key| {
+        let mut notes = vec![format!("RSA key ({} bits) {origin}", modulus_bits(key.n))];
+        let jwk = rsa_jwk(key, &ops)?;
+        let octet = if opts.out {
+            let salt = if cfg.key_derivation.salt.is_empty() {
+                let mut s = [0u8; 32];
+                aws_lc_rs::rand::fill(&mut s)
+                    .map_err(|_| Failure::usage("the random generator failed"))?;
+                policydigest::hex(&s)
+            } else {
+                cfg.key_derivation.salt.clone()
+            };
+            let label = if cfg.key_derivation.label.is_empty() {
+                hkdf::DEFAULT_LABEL
+            } else {
+                cfg.key_derivation.label.as_str()
+            };
+            let key = derive_octet_key(key, &salt, label)?;
+            notes.push(format!(
+                "Symmetric key derived from the RSA key, not printed (salt: {salt} label: {label})"
+            ));
+            Some(key)
         } else {
-            hex_decode(&cfg.key_derivation.salt, "key_derivation.salt")?.to_vec()
+            None
         };
-        let label = if cfg.key_derivation.label.is_empty() {
-            DEFAULT_LABEL
-        } else {
-            cfg.key_derivation.label.as_str()
-        };
-        let key = derive_octet_key(&parts.d, &salt, label.as_bytes())?;
-        notes.push(format!(
-            "Symmetric key derived from the RSA key, not printed (salt: {} label: {label})",
-            policydigest::hex(&salt)
-        ));
-        Some(Zeroizing::new(key.to_vec()))
-    } else {
-        None
-    };
-    Ok(Material {
-        jwk: parts.jwk,
-        octet,
-        notes,
+        Ok(Material { jwk, octet, notes })
     })
 }
 
@@ -771,37 +709,69 @@ mod tests {
     }
 
     #[test]
-    fn rsa_jwk_round_trips_through_aws_lc() {
+    fn rsa_jwk_from_a_generated_key_and_its_pem() {
         let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
         let der = pkcs8_of(&pair).unwrap();
-        let parts = rsa_parts(&der, &["unwrapKey".to_string()]).unwrap();
-        assert_eq!(parts.bits, 2048);
-        assert_eq!(parts.jwk["kty"], "RSA");
-        assert_eq!(parts.jwk["e"], "AQAB");
-        assert_eq!(parts.jwk["key_ops"], json!(["unwrapKey"]));
-        let d = csc_azure::jose::b64url(parts.jwk["d"].as_str().unwrap()).unwrap();
-        assert_eq!(d, parts.d.to_vec());
-        assert!(!format!("{parts:?}").contains(parts.jwk["d"].as_str().unwrap()));
-
-        // The PEM written for a generated key reads back as the same key, and PKCS#1 works too.
+        let ops = key_ops(&["unwrapKey".to_string()]).unwrap();
+        let jwk = with_rsa_key(&der, |k| {
+            assert_eq!(modulus_bits(k.n), 2048);
+            rsa_jwk(k, &ops)
+        })
+        .unwrap();
+        assert_eq!(jwk["kty"], "RSA");
+        assert_eq!(jwk["e"], "AQAB");
+        assert_eq!(jwk["key_ops"], json!(["unwrapKey"]));
+        for m in ["n", "d", "p", "q", "dp", "dq", "qi"] {
+            assert!(jwk[m].as_str().is_some_and(|v| !v.is_empty()), "{m}");
+        }
+        // The PEM written for a generated key reads back as the same key.
         let pem = pkcs8_pem(&der);
-        assert_eq!(&rsa_pkcs8_from_pem(pem.as_bytes()).unwrap()[..], &der[..]);
-        assert!(rsa_pkcs8_from_pem(b"no pem here").is_err());
-        let e = rsa_parts(&der[..der.len() - 1], &[]).unwrap_err();
-        assert_eq!(e.code, crate::exit::MALFORMED);
+        let again = with_rsa_key(pem.as_bytes(), |k| rsa_jwk(k, &ops)).unwrap();
+        assert_eq!(again, jwk);
+        assert_eq!(
+            with_rsa_key(b"no key here", |_| Ok(())).unwrap_err().code,
+            crate::exit::MALFORMED
+        );
+        assert!(key_ops(&["exportKey".to_string()]).is_err());
+        assert_eq!(modulus_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(modulus_bits(&[0x01]), 1);
     }
 
     #[test]
-    fn hkdf_matches_rfc5869_test_case_1() {
-        let ikm = [0x0bu8; 22];
-        let salt: Vec<u8> = (0x00u8..=0x0c).collect();
-        let info: Vec<u8> = (0xf0u8..=0xf9).collect();
-        let okm = derive_octet_key(&ikm, &salt, &info).unwrap();
-        assert_eq!(
-            policydigest::hex(&okm[..]),
-            // The first 32 of the RFC's 42 bytes.
-            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
-        );
+    fn octet_key_derivation_agrees_with_aws_lc_hkdf() {
+        use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+        let d = [0x0bu8; 22];
+        let one = [1u8];
+        let k = RsaPrivateKeyDer {
+            n: &one,
+            e: &one,
+            d: &d,
+            p: &one,
+            q: &one,
+            dp: &one,
+            dq: &one,
+            qinv: &one,
+        };
+        for (salt_hex, label, info) in [
+            (
+                "000102030405060708090a0b0c",
+                "Model Encryption Key",
+                "Model Encryption Key",
+            ),
+            ("", "", hkdf::DEFAULT_LABEL),
+        ] {
+            let salt = hex_decode(salt_hex, "salt").unwrap();
+            let mut want = [0u8; 32];
+            Salt::new(HKDF_SHA256, &salt)
+                .extract(&d)
+                .expand(&[info.as_bytes()], HKDF_SHA256)
+                .unwrap()
+                .fill(&mut want)
+                .unwrap();
+            let got = derive_octet_key(&k, salt_hex, label).unwrap();
+            assert_eq!(&got[..], &want[..], "{salt_hex} {label}");
+        }
+        assert!(derive_octet_key(&k, "not hex", "x").is_err());
     }
 
     #[test]

@@ -18,12 +18,13 @@ use csc_azure::identity::{Credential, TokenProvider};
 use csc_azure::keyvault::KeyVaultClient;
 use csc_azure::maa::{Evidence, MaaClient};
 use csc_core::Product;
+use csc_core::jwk::KeyOps;
 use csc_core::source::{ReportRequest, Vmpl};
 use csc_emulate::{
     Emulator, EmulatorConfig, Fault, FaultRule, Target, UncheckedSignaturePlaceholder,
 };
 use csc_simulate::{KeyCache, Platform, PlatformConfig};
-use csc_tools::importkey::{derive_octet_key, rsa_parts, rsa_pkcs8_from_pem};
+use csc_tools::importkey::{derive_octet_key, rsa_jwk, with_rsa_key};
 use serde_json::{Value, json};
 
 const IMPORTKEY: &str = env!("CARGO_BIN_EXE_importkey");
@@ -142,7 +143,7 @@ impl Env {
         .unwrap();
         let wrapping = KeyPair::generate(KeySize::Rsa2048).unwrap();
         let pkcs8: Pkcs8V1Der<'_> = wrapping.as_der().unwrap();
-        let public = rsa_parts(pkcs8.as_ref(), &[]).unwrap().jwk;
+        let public = jwk_of(pkcs8.as_ref());
         let jwks = json!({"keys": [{"kty": "RSA", "key_ops": ["encrypt"], "kid": "wrap", "n": public["n"], "e": public["e"]}]})
             .to_string();
         let report = platform
@@ -184,6 +185,11 @@ impl Env {
         out.truncate(n);
         Ok(out)
     }
+}
+
+/// The private JWK of a key (PEM or DER), without key_ops.
+fn jwk_of(key: &[u8]) -> Value {
+    with_rsa_key(key, |k| rsa_jwk(k, &KeyOps::new())).unwrap()
 }
 
 fn policy_bytes() -> Vec<u8> {
@@ -309,35 +315,35 @@ async fn rsa_key_is_generated_written_0600_and_its_derived_key_matches() {
     let pem_path = e.dir.join("private_key.pem");
     assert_eq!(mode(&pem_path), 0o600);
     let pem = std::fs::read(&pem_path).unwrap();
-    let der = rsa_pkcs8_from_pem(&pem).unwrap();
-    let parts = rsa_parts(&der, &[]).unwrap();
-    assert_eq!(parts.bits, 2048);
-    assert!(!stdout.contains(parts.jwk["d"].as_str().unwrap()));
-
-    // keyfile.bin is HKDF-SHA256(d, salt, label), as encfs derives it from the released key.
-    let salt: Vec<u8> = (0..32)
-        .map(|i| {
-            u8::from_str_radix(
-                &"92a631483ca875aad7e2477da755d58cac3876b77d10bcdd7b33bfa11e7d8b8e"
-                    [2 * i..2 * i + 2],
-                16,
-            )
+    let jwk = jwk_of(&pem);
+    assert_eq!(
+        csc_azure::jose::b64url(jwk["n"].as_str().unwrap())
             .unwrap()
-        })
-        .collect();
-    let expected = derive_octet_key(&parts.d, &salt, b"Model Encryption Key").unwrap();
+            .len(),
+        256
+    );
+    assert!(!stdout.contains(jwk["d"].as_str().unwrap()));
+
+    // keyfile.bin is what encfs derives from the released key with the same salt and label.
+    let expected = with_rsa_key(&pem, |k| {
+        derive_octet_key(
+            k,
+            "92a631483ca875aad7e2477da755d58cac3876b77d10bcdd7b33bfa11e7d8b8e",
+            "Model Encryption Key",
+        )
+    })
+    .unwrap();
     assert_eq!(
         std::fs::read(e.dir.join("keyfile.bin")).unwrap(),
         expected.to_vec()
     );
 
-    // The released key is the one in private_key.pem.
+    // The released key (PKCS#8 DER) is the one in private_key.pem.
     let released = e
         .release_as_guest(&policy_bytes(), "tool-rsa")
         .await
         .unwrap();
-    let released = rsa_parts(&released, &[]).unwrap();
-    assert_eq!(released.jwk, parts.jwk);
+    assert_eq!(jwk_of(&released), jwk);
 
     // An existing key given with -kp is imported as it is (no private_key.pem written).
     let other = e.dir.join("given");
@@ -363,7 +369,7 @@ async fn rsa_key_is_generated_written_0600_and_its_derived_key_matches() {
         .release_as_guest(&policy_bytes(), "tool-rsa")
         .await
         .unwrap();
-    assert_eq!(rsa_parts(&again, &[]).unwrap().jwk, parts.jwk);
+    assert_eq!(jwk_of(&again), jwk);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
