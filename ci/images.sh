@@ -73,4 +73,4 @@ set -e
 echo "images: encfs container refused an input without azure_url (exit $rc)"
 
 sizes=$(grep -o 'csc-[a-z]*:ci: [0-9]* bytes' "$work/sizes" | sed 's/:ci: /=/; s/ bytes//' | paste -sd' ')
-echo "images: ok; $sizes"
+echo "images: ok (${IMAGE_PROFILE:-release} profile); $sizes"

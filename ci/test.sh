@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-step() { echo; echo "=== $*"; }
+step() { echo; echo "=== $* (at $(( $(date +%s) - start ))s)"; }
 
 step setup
 ci/setup.sh
@@ -33,10 +33,10 @@ step "deployment examples"
 examples_line=$(python3 examples/validate.py | tee /dev/stderr | tail -1)
 
 step "container images (podman)"
-images_line=$(ci/images.sh | tee /dev/stderr | tail -1)
+images_line=$(IMAGE_PROFILE=${IMAGE_PROFILE:-ci-image} ci/images.sh | tee /dev/stderr | tail -1)
 
 step "fuzz (bounded)"
-fuzz_line=$(ci/fuzz.sh | tee /dev/stderr | tail -1)
+fuzz_line=$(FUZZ_SECONDS=${FUZZ_SECONDS:-10} ci/fuzz.sh | tee /dev/stderr | tail -1)
 
 elapsed=$(( $(date +%s) - start ))
 echo

@@ -9,9 +9,11 @@ tag=${1:-latest}
 target=x86_64-unknown-linux-musl
 engine=${CONTAINER_ENGINE:-podman}
 
-cargo build --release --locked --target "$target" -p skr -p encfs -p csc-tools \
+# IMAGE_PROFILE=ci-image (CI) skips fat LTO; release is what deployments get.
+profile=${IMAGE_PROFILE:-release}
+cargo build --profile "$profile" --locked --target "$target" -p skr -p encfs -p csc-tools \
   --bin skr --bin encfs --bin get-snp-report
-out=${CARGO_TARGET_DIR:-target}/$target/release
+out=${CARGO_TARGET_DIR:-target}/$target/$profile
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
