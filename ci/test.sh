@@ -36,7 +36,7 @@ step "container images (podman)"
 images_line=$(IMAGE_PROFILE=${IMAGE_PROFILE:-ci-image} ci/images.sh | tee /dev/stderr | tail -1)
 
 step "fuzz (bounded)"
-fuzz_line=$(FUZZ_SECONDS=${FUZZ_SECONDS:-10} ci/fuzz.sh | tee /dev/stderr | tail -1)
+fuzz_line=$(FUZZ_SECONDS=${FUZZ_SECONDS:-5} ci/fuzz.sh | tee /dev/stderr | tail -1)
 
 elapsed=$(( $(date +%s) - start ))
 echo
