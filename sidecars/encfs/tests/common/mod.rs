@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+// The Azurite launcher the Azure client tests use (one copy for the workspace).
+#[path = "../../../../adapters/azure/tests/common/azurite.rs"]
 pub mod azurite;
 
 use std::io::Read;
