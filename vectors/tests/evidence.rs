@@ -139,9 +139,7 @@ fn genuine_provisional_firmware_passes_only_when_permitted() {
     assert_eq!(found[0].field, "COMMITTED_TCB");
     assert_eq!(found[0].remedy, Some(Remedy::PermitProvisionalFirmware));
     assert!(
-        found[0]
-            .to_string()
-            .contains("permit provisional firmware"),
+        found[0].to_string().contains("permit provisional firmware"),
         "{}",
         found[0]
     );
@@ -164,7 +162,13 @@ fn tls_root() -> Vec<u8> {
     use base64::Engine;
     let j: serde_json::Value =
         serde_json::from_slice(&read("shared/vectors/csc/skr/mhsm_x5c_expired.json")).unwrap();
-    let b64 = j["x5c"].as_array().unwrap().last().unwrap().as_str().unwrap();
+    let b64 = j["x5c"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap();
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap()
@@ -359,8 +363,8 @@ fn issuing_certificates_need_key_cert_sign() {
         &Certificate::from_der(&bad).unwrap()
     ));
     for (name, crypto) in backends() {
-        let ark = csc_core::verify::TrustedArk::pinned(&*crypto, &pki.ark.der, Product::Genoa)
-            .unwrap();
+        let ark =
+            csc_core::verify::TrustedArk::pinned(&*crypto, &pki.ark.der, Product::Genoa).unwrap();
         let e = ark
             .verify_intermediate(&*crypto, &bad, Role::Ask, None)
             .unwrap_err();
