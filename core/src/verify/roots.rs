@@ -5,8 +5,9 @@
 //! {product}/cert_chain`), identical to `vectors/data/amd/*.pem`. Each product has an ASVK slot
 //! ([`asvk`]) for AMD's `vlek/v1/{product}/cert_chain` certificate: a built-in ASVK lets a VLEK
 //! report verify with only its VLEK, as a built-in ASK does for a VCEK. The slots are empty
-//! until the certificates come from a source the project may use (see `vectors/data/MANIFEST.md`); until
-//! then a VLEK chain brings its ASVK, which is always checked against the built-in ARK.
+//! until the certificates come from a source the project may use (see
+//! `vectors/data/MANIFEST.md`); until then a VLEK chain brings its ASVK, which is always checked
+//! against the built-in ARK.
 
 use crate::report::Product;
 
