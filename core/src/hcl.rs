@@ -8,9 +8,10 @@
 
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::abi::{self, size};
+use crate::abi;
 use crate::error::HclError;
 use crate::report::{Product, Report};
+use crate::verify::{BindingError, HCL_DIGEST_MAX, HCL_DIGEST_SHOWN};
 
 /// The header magic.
 pub const MAGIC: &[u8; 4] = b"HCLA";
@@ -34,6 +35,17 @@ pub enum RuntimeHash {
     Sha384,
     /// SHA-512 (hash type 3).
     Sha512,
+}
+
+impl RuntimeHash {
+    /// The algorithm's name for messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RuntimeHash::Sha256 => "SHA-256",
+            RuntimeHash::Sha384 => "SHA-384",
+            RuntimeHash::Sha512 => "SHA-512",
+        }
+    }
 }
 
 /// A parsed HCL report.
@@ -115,23 +127,51 @@ impl<'a> HclReport<'a> {
         self.runtime_data
     }
 
-    /// True if REPORT_DATA begins with the hash of the runtime data (the rest is not checked:
-    /// Azure zero-fills it for SHA-256).
-    pub fn runtime_data_bound(&self) -> bool {
-        let rd = self.report.report_data();
-        let mut digest = [0u8; size::REPORT_DATA];
+    /// The hash of the variable data, in the algorithm the header names: the digest bytes
+    /// (zero-padded) and their number.
+    pub fn runtime_data_digest(&self) -> ([u8; HCL_DIGEST_MAX], usize) {
+        let mut digest = [0u8; HCL_DIGEST_MAX];
         let n = match self.hash {
             RuntimeHash::Sha256 => copy_digest(&Sha256::digest(self.runtime_data), &mut digest),
             RuntimeHash::Sha384 => copy_digest(&Sha384::digest(self.runtime_data), &mut digest),
             RuntimeHash::Sha512 => copy_digest(&Sha512::digest(self.runtime_data), &mut digest),
         };
-        rd.get(..n) == digest.get(..n)
+        (digest, n)
+    }
+
+    /// Checks that REPORT_DATA begins with the hash of the variable data (the rest is not
+    /// checked: Azure zero-fills it for SHA-256). The report's signature covers REPORT_DATA but
+    /// not the variable data, so without this check the runtime keys could be swapped.
+    pub fn check_binding(&self) -> Result<(), BindingError> {
+        let (computed, n) = self.runtime_data_digest();
+        let rd = self.report.report_data();
+        if rd.get(..n) == computed.get(..n) {
+            return Ok(());
+        }
+        let shown = |src: &[u8]| {
+            let mut out = [0u8; HCL_DIGEST_SHOWN];
+            for (o, i) in out.iter_mut().zip(src) {
+                *o = *i;
+            }
+            out
+        };
+        Err(BindingError::HclVariableData {
+            hash: self.hash,
+            computed: shown(&computed),
+            report_data: shown(rd),
+            len: u8::try_from(n).unwrap_or(u8::MAX),
+        })
+    }
+
+    /// True if REPORT_DATA begins with the hash of the runtime data ([`Self::check_binding`]).
+    pub fn runtime_data_bound(&self) -> bool {
+        self.check_binding().is_ok()
     }
 }
 
-fn copy_digest(d: &[u8], out: &mut [u8; size::REPORT_DATA]) -> usize {
+fn copy_digest(d: &[u8], out: &mut [u8; HCL_DIGEST_MAX]) -> usize {
     for (o, i) in out.iter_mut().zip(d) {
         *o = *i;
     }
-    d.len().min(size::REPORT_DATA)
+    d.len().min(HCL_DIGEST_MAX)
 }

@@ -13,7 +13,7 @@
 mod checks;
 mod value;
 
-pub use value::{PolicyError, Relation, Value};
+pub use value::{PolicyError, Relation, Remedy, Value};
 
 use crate::abi::size;
 use crate::report::{Report, TcbParts};

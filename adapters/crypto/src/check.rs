@@ -1,7 +1,9 @@
 //! Report checking for std callers (the sidecars' local check, the MAA emulator, tools): a
-//! report and the PEM chain that travels with it (VCEK/VLEK, ASK/ASVK, ARK, in any order) are
-//! verified with the core's [`Verifier`] over the aws-lc-rs backend, against AMD's built-in
-//! roots or a root the caller pins (the simulated platform's ARK).
+//! report (plain, or an Azure HCL report whose variable data must then hash to REPORT_DATA)
+//! and the PEM chain that travels with it are verified with the core's [`Verifier`] over the
+//! aws-lc-rs backend, against AMD's built-in anchors or a root the caller pins (the simulated
+//! platform's ARK). The chain is read by role ([`select`]): VCEK/VLEK, ASK/ASVK and ARK in any
+//! order, certificates that are not part of it ignored.
 //!
 //! The verifier keeps the links it has verified, so a checker shared by many requests pays the
 //! RSA chain checks once and then one ECDSA verification per report.
@@ -10,8 +12,9 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use csc_core::cert::{Certificate, Time};
+use csc_core::hcl::{self, HclReport};
 use csc_core::report::{Product, Report};
-use csc_core::verify::{Evidence, Role, Verified, Verifier, VerifyError, VerifyOptions, classify};
+use csc_core::verify::{Evidence, Verified, Verifier, VerifyError, VerifyOptions, select};
 
 use crate::verify::AwsLcCrypto;
 
@@ -22,7 +25,7 @@ pub enum CheckError {
     /// The report bytes are not a report.
     #[error("attestation report: {0}")]
     Report(String),
-    /// The certificate text could not be read or holds something that is not AMD's.
+    /// The certificate text could not be read or holds no VCEK or VLEK.
     #[error("certificate chain: {0}")]
     Certificates(String),
     /// The signature, chain or binding does not hold.
@@ -33,22 +36,10 @@ pub enum CheckError {
     PinnedRoot(VerifyError),
 }
 
-/// The certificates of a chain, placed by role.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SortedChain {
-    /// VCEK or VLEK (DER).
-    pub signer: Option<Vec<u8>>,
-    /// ASK or ASVK (DER).
-    pub intermediate: Option<Vec<u8>>,
-    /// ARK (DER).
-    pub ark: Option<Vec<u8>>,
-}
-
-/// Reads every CERTIFICATE block of `pem` and places each by AMD's naming. The first of each
-/// role wins; certificates that are not AMD's are an error.
-pub fn sort_pem_chain(pem: &[u8]) -> Result<SortedChain, CheckError> {
-    let mut out = SortedChain::default();
-    let mut found = 0usize;
+/// The DER of every CERTIFICATE block of `pem`, each checked to be a readable certificate
+/// (which ones belong to the chain is [`select`]'s question).
+pub fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, CheckError> {
+    let mut out = Vec::new();
     for block in csc_core::pem::blocks(pem) {
         let block = block.map_err(|e| CheckError::Certificates(e.to_string()))?;
         if !block.is("CERTIFICATE") {
@@ -59,30 +50,26 @@ pub fn sort_pem_chain(pem: &[u8]) -> Result<SortedChain, CheckError> {
             .decode_into(&mut buf)
             .map_err(|e| CheckError::Certificates(e.to_string()))?
             .to_vec();
-        let cert = Certificate::from_der(&der)
-            .map_err(|e| CheckError::Certificates(format!("certificate {}: {e}", found + 1)))?;
-        let slot = match classify(&cert).map(|(role, _)| role) {
-            Some(Role::Vcek | Role::Vlek) => &mut out.signer,
-            Some(Role::Ask | Role::Asvk) => &mut out.intermediate,
-            Some(Role::Ark) => &mut out.ark,
-            _ => {
-                return Err(CheckError::Certificates(format!(
-                    "{} is not an AMD ARK, ASK, ASVK, VCEK or VLEK",
-                    cert.subject()
-                )));
-            }
-        };
-        if slot.is_none() {
-            *slot = Some(der);
-        }
-        found += 1;
+        Certificate::from_der(&der)
+            .map_err(|e| CheckError::Certificates(format!("certificate {}: {e}", out.len() + 1)))?;
+        out.push(der);
     }
-    if found == 0 {
+    if out.is_empty() {
         return Err(CheckError::Certificates(
             "no PEM CERTIFICATE block in the chain".into(),
         ));
     }
     Ok(out)
+}
+
+/// The evidence for `report` out of a PEM chain, read by role.
+pub fn evidence_from_pem<'a>(
+    certs: &'a [Vec<u8>],
+    report: &Report<'_>,
+) -> Result<Evidence<'a>, CheckError> {
+    let ders: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
+    select(&ders, report)
+        .map_err(|_| CheckError::Certificates("the chain holds no VCEK or VLEK certificate".into()))
 }
 
 /// The current time for certificate validity checks.
@@ -127,7 +114,8 @@ impl ReportChecker {
         self.pinned
     }
 
-    /// Verifies `report` (1184 bytes) with the chain in `chain_pem`. `product` is a hint for
+    /// Verifies `report` with the chain in `chain_pem`: 1184 bytes of SNP report, or an Azure
+    /// HCL report, whose variable-data binding is then enforced. `product` is a hint for
     /// version-2 reports, which do not name their CPU.
     pub fn check(
         &self,
@@ -136,6 +124,12 @@ impl ReportChecker {
         product: Option<Product>,
     ) -> Result<Verified, CheckError> {
         let hint = product.or(self.pinned);
+        if report.starts_with(hcl::MAGIC) {
+            let parsed = HclReport::parse(report, hint)
+                .or_else(|_| HclReport::parse(report, None))
+                .map_err(|e| CheckError::Report(e.to_string()))?;
+            return self.check_hcl(&parsed, chain_pem);
+        }
         let parsed = Report::parse_with_product(report, hint)
             .or_else(|_| Report::parse(report))
             .map_err(|e| CheckError::Report(e.to_string()))?;
@@ -148,22 +142,24 @@ impl ReportChecker {
         report: &Report<'_>,
         chain_pem: &[u8],
     ) -> Result<Verified, CheckError> {
-        let chain = sort_pem_chain(chain_pem)?;
-        let Some(signer) = chain.signer.as_deref() else {
-            return Err(CheckError::Certificates(
-                "the chain holds no VCEK or VLEK certificate".into(),
-            ));
-        };
-        let evidence = Evidence {
-            signer,
-            intermediate: chain.intermediate.as_deref(),
-            ark: chain.ark.as_deref(),
-            crl: None,
-        };
+        let certs = pem_certificates(chain_pem)?;
+        let evidence = evidence_from_pem(&certs, report)?;
+        Ok(self.verifier().verify(report, &evidence)?)
+    }
+
+    /// As [`ReportChecker::check`], for an HCL report already parsed.
+    pub fn check_hcl(&self, hcl: &HclReport<'_>, chain_pem: &[u8]) -> Result<Verified, CheckError> {
+        let certs = pem_certificates(chain_pem)?;
+        let evidence = evidence_from_pem(&certs, hcl.report())?;
+        Ok(self.verifier().verify_hcl(hcl, &evidence)?)
+    }
+
+    /// The verifier, set to the current time.
+    fn verifier(&self) -> std::sync::MutexGuard<'_, Verifier<AwsLcCrypto>> {
         // A poisoned lock only means another thread panicked mid-check; the verifier's cache
         // holds only verified links, so it stays usable.
         let mut verifier = self.verifier.lock().unwrap_or_else(|p| p.into_inner());
         verifier.set_time(now());
-        Ok(verifier.verify(report, &evidence)?)
+        verifier
     }
 }

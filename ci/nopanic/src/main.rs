@@ -222,6 +222,20 @@ fn check_verification(input: &[u8]) -> usize {
         Ok(v) => v.tcb.raw() as usize,
         Err(e) => e.category() as usize,
     };
+    // The same bytes as certificates read by role, and as an input whose HCL variable data
+    // must be bound.
+    let pool = [signer, crl, input];
+    if let Ok(ev) = csc_core::verify::select(&pool, &report) {
+        out ^= usize::from(ev.intermediate.is_some());
+    }
+    let mut scratch = [0u8; 2048];
+    if let Ok(p) = csc_core::input::parse(input, &mut scratch, None) {
+        let mut verifier = csc_core::verify::Verifier::new(CoreCrypto, options);
+        out ^= match verifier.verify_input(&p, &evidence) {
+            Ok(v) => usize::from(v.hcl_variable_data.is_some()),
+            Err(e) => e.category() as usize,
+        };
+    }
     let policy = csc_core::policy::PolicyOptions::default();
     out ^= csc_core::policy::violations(&report, &policy).count();
     out

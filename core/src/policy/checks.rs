@@ -1,7 +1,7 @@
 //! The individual policy checks, in the order [`super::violations`] reports them.
 
 use super::PolicyOptions;
-use super::value::{PolicyError, Relation, Value};
+use super::value::{PolicyError, Relation, Remedy, Value};
 use crate::report::{GuestPolicy, PlatformInfo, Report, TcbParts, TcbVersion};
 
 type Check = for<'a> fn(&'a Report<'a>, &'a PolicyOptions<'a>) -> Result<(), PolicyError<'a>>;
@@ -17,6 +17,7 @@ fn fail<'a>(
         relation,
         expected,
         actual,
+        remedy: None,
     }
 }
 
@@ -102,6 +103,7 @@ fn tcb_at_least(
 }
 
 /// Committed values must equal current ones, or (provisional firmware permitted) not exceed them.
+/// Committed below current without the permission names the remedy.
 fn committed<T: PartialEq>(
     field: &'static str,
     permit: bool,
@@ -116,15 +118,18 @@ fn committed<T: PartialEq>(
         committed == current
     };
     if ok {
-        Ok(())
-    } else {
-        let relation = if permit {
-            Relation::AtMost
-        } else {
-            Relation::Equal
-        };
-        Err(fail(field, relation, value(current), value(committed)))
+        return Ok(());
     }
+    let relation = if permit {
+        Relation::AtMost
+    } else {
+        Relation::Equal
+    };
+    let provisional = !permit && le(&committed, &current);
+    Err(PolicyError {
+        remedy: provisional.then_some(Remedy::PermitProvisionalFirmware),
+        ..fail(field, relation, value(current), value(committed))
+    })
 }
 
 fn policy(r: &Report<'_>) -> GuestPolicy {

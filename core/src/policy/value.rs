@@ -65,6 +65,33 @@ impl Relation {
     }
 }
 
+/// An option that would accept the violation, when the report is sound but the policy is
+/// stricter than the caller may need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Remedy {
+    /// The firmware is provisional (committed below current; it can still be rolled back):
+    /// [`super::PolicyOptions::permit_provisional_firmware`] accepts it.
+    PermitProvisionalFirmware,
+}
+
+impl Remedy {
+    /// A stable name for JSON (the [`super::PolicyOptions`] field).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Remedy::PermitProvisionalFirmware => "permit_provisional_firmware",
+        }
+    }
+    /// What the violation means and how to accept it.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Remedy::PermitProvisionalFirmware => {
+                "provisional firmware: committed below current; permit provisional firmware to accept it"
+            }
+        }
+    }
+}
+
 /// A report field that violates the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PolicyError<'a> {
@@ -76,6 +103,8 @@ pub struct PolicyError<'a> {
     pub expected: Value<'a>,
     /// What the report holds.
     pub actual: Value<'a>,
+    /// The option that would accept this report, if one would.
+    pub remedy: Option<Remedy>,
 }
 
 impl fmt::Display for PolicyError<'_> {
@@ -90,7 +119,11 @@ impl fmt::Display for PolicyError<'_> {
             f,
             "{}: expected {rel}{}, found {}",
             self.field, self.expected, self.actual
-        )
+        )?;
+        match self.remedy {
+            Some(r) => write!(f, " ({})", r.describe()),
+            None => Ok(()),
+        }
     }
 }
 

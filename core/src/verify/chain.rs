@@ -135,6 +135,36 @@ fn check_subject(
     }
 }
 
+/// The id-ce-keyUsage OID (2.5.29.15).
+const OID_KEY_USAGE: &[u8] = &[0x55, 0x1D, 0x0F];
+/// keyCertSign is bit 5 of KeyUsage: in the first content byte, mask 0x04.
+const KEY_CERT_SIGN: u8 = 0x04;
+
+/// False if the certificate has a key usage extension that does not allow signing
+/// certificates (or cannot be read); true if it allows it or has none (AMD's ARK and ASK carry
+/// one with keyCertSign; VCEKs and VLEKs carry none).
+pub fn may_issue_certificates(cert: &Certificate<'_>) -> bool {
+    let Some(ext) = cert.extension(OID_KEY_USAGE) else {
+        return true;
+    };
+    let Ok(bits) = crate::der::read_single(ext.value, crate::der::tag::BIT_STRING) else {
+        return false;
+    };
+    // BIT STRING contents: the unused-bit count, then the bits, first bit in the high bit.
+    match bits.value {
+        [unused, first, ..] if *unused < 8 => first & KEY_CERT_SIGN != 0,
+        _ => false,
+    }
+}
+
+fn check_key_usage(cert: &Certificate<'_>, role: Role) -> Result<(), ChainError> {
+    if may_issue_certificates(cert) {
+        Ok(())
+    } else {
+        Err(ChainError::KeyUsage { cert: role })
+    }
+}
+
 fn serial(cert: &Certificate<'_>, role: Role) -> Result<Serial, ChainError> {
     Serial::new(cert.serial()).ok_or(ChainError::SerialLength { cert: role })
 }
@@ -235,6 +265,7 @@ impl TrustedArk {
             }
             .into());
         }
+        check_key_usage(&cert, Role::Ark)?;
         let key = RsaKeyBuf::from_cert(&cert, Role::Ark)?;
         if pinned {
             check_cert_signature(crypto, &cert, Role::Ark, Role::Ark, &key.key())?;
@@ -301,10 +332,26 @@ impl TrustedArk {
         crypto: &C,
         now: Option<Time>,
     ) -> Result<TrustedIntermediate, VerifyError> {
-        if self.pinned {
-            return Err(VerifyError::Missing { role: Role::Ask });
+        self.builtin_intermediate(crypto, Role::Ask, now)
+    }
+
+    /// AMD's built-in ASK or ASVK (`role`) for this built-in root, trusted like
+    /// [`Self::builtin_ask`]. A pinned root, or a product whose ASVK slot is empty, has none.
+    pub fn builtin_intermediate<C: Crypto + ?Sized>(
+        &self,
+        crypto: &C,
+        role: Role,
+        now: Option<Time>,
+    ) -> Result<TrustedIntermediate, VerifyError> {
+        let der = match role {
+            Role::Ask => Some(roots::ask(self.product)),
+            Role::Asvk => roots::asvk(self.product),
+            _ => None,
+        };
+        match der {
+            Some(der) if !self.pinned => self.intermediate(crypto, der, role, now, false),
+            _ => Err(VerifyError::Missing { role }),
         }
-        self.intermediate(crypto, roots::ask(self.product), Role::Ask, now, false)
     }
 
     fn intermediate<C: Crypto + ?Sized>(
@@ -328,6 +375,7 @@ impl TrustedArk {
             }
             .into());
         }
+        check_key_usage(&cert, role)?;
         if check_signature {
             check_cert_signature(crypto, &cert, role, Role::Ark, &self.key.key())?;
         }

@@ -6,6 +6,7 @@ use core::fmt;
 
 use crate::cert::alg::{AlgorithmError, SignatureScheme};
 use crate::cert::{CertError, Time};
+use crate::hcl::RuntimeHash;
 use crate::hex::Hex;
 use crate::report::{Product, SigningKey, TcbVersion};
 
@@ -188,6 +189,12 @@ pub enum ChainError {
         /// The certificate.
         cert: Role,
     },
+    /// An issuing certificate (ARK, ASK, ASVK) whose key usage does not allow signing
+    /// certificates.
+    KeyUsage {
+        /// The certificate.
+        cert: Role,
+    },
 }
 
 impl fmt::Display for ChainError {
@@ -241,6 +248,10 @@ impl fmt::Display for ChainError {
             ChainError::SerialLength { cert } => {
                 write!(f, "{cert} serial number is longer than {MAX_SERIAL} bytes")
             }
+            ChainError::KeyUsage { cert } => write!(
+                f,
+                "{cert} key usage does not include keyCertSign, so it cannot issue certificates"
+            ),
         }
     }
 }
@@ -288,7 +299,25 @@ pub enum BindingError {
         /// The TCB the certificate was issued for.
         cert: TcbVersion,
     },
+    /// An Azure vTPM HCL report whose variable data (the runtime key set) does not hash to the
+    /// start of REPORT_DATA: it was changed, or belongs to another report.
+    HclVariableData {
+        /// The hash the HCL header names.
+        hash: RuntimeHash,
+        /// The hash of the variable data (its first [`HCL_DIGEST_SHOWN`] bytes).
+        computed: [u8; HCL_DIGEST_SHOWN],
+        /// The start of REPORT_DATA (its first [`HCL_DIGEST_SHOWN`] bytes).
+        report_data: [u8; HCL_DIGEST_SHOWN],
+        /// Bytes compared: the digest size (32, 48 or 64).
+        len: u8,
+    },
 }
+
+/// Bytes of the largest digest an HCL report binds its variable data with (SHA-512).
+pub const HCL_DIGEST_MAX: usize = 64;
+/// Bytes of each digest a [`BindingError::HclVariableData`] keeps: all of a SHA-256 (what
+/// Azure uses), the start of a longer one.
+pub const HCL_DIGEST_SHOWN: usize = 32;
 
 impl fmt::Display for BindingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -321,6 +350,22 @@ impl fmt::Display for BindingError {
                 )
             }
             BindingError::MissingHwid => f.write_str("VCEK has no hwID extension"),
+            BindingError::HclVariableData {
+                hash,
+                computed,
+                report_data,
+                len,
+            } => {
+                let n = usize::from(len).min(HCL_DIGEST_SHOWN);
+                let more = if usize::from(len) > n { "..." } else { "" };
+                write!(
+                    f,
+                    "HCL variable data: its {} is {}{more} but REPORT_DATA[0:{len}] is {}{more}; the runtime data was changed or belongs to another report",
+                    hash.name(),
+                    Hex(computed.get(..n).unwrap_or_default()),
+                    Hex(report_data.get(..n).unwrap_or_default())
+                )
+            }
             BindingError::Tcb { report, cert } => write!(
                 f,
                 "REPORTED_TCB: expected 0x{:016x} ({}) from the certificate, found 0x{:016x} ({})",

@@ -4,12 +4,16 @@
 //!
 //! - [`backend`]: the [`Crypto`] trait (SHA-384, ECDSA P-384, RSA) and the core's [`CoreCrypto`].
 //! - [`chain`]: verified links [`TrustedArk`] -> [`TrustedIntermediate`] -> [`TrustedSigner`].
-//! - [`roots`]: AMD's ARK and ASK certificates per product, built in.
+//! - [`roots`]: AMD's ARK, ASK and ASVK certificates per product, built in ([`roots::Anchors`]).
+//! - [`select`]: picks the VCEK/VLEK, ASK/ASVK and ARK out of certificates given in any order.
 //! - [`Verifier`]: keeps verified links, so a report whose chain was seen before costs one ECDSA
-//!   verification plus hashing; [`verify`] is the one-shot form.
+//!   verification plus hashing; [`verify`] is the one-shot form. [`Verifier::verify_input`]
+//!   also binds an Azure HCL report's variable data ([`Verifier::verify_hcl`]).
 //!
 //! Caller-supplied chains are always checked against the built-in ARK of the product, unless the
-//! caller pins another root with [`Verifier::with_pinned_root`].
+//! caller pins other anchors with [`Verifier::with_pinned_root`] or
+//! [`Verifier::with_pinned_anchors`]. A chain may leave out an intermediate that is trusted with
+//! the root (AMD's ASK, and its ASVK where built in).
 
 pub mod backend;
 mod binding;
@@ -17,14 +21,23 @@ pub mod chain;
 pub(crate) mod ecdsa;
 mod error;
 pub mod roots;
+pub mod select;
 pub mod x509;
 
 pub use backend::{CoreCrypto, Crypto, Padding, SignatureError};
 pub use binding::ChipIdCheck;
-pub use chain::{CrlChecked, TrustedArk, TrustedIntermediate, TrustedSigner, classify};
-pub use error::{BindingError, Category, ChainError, Role, Serial, VerifyError};
+pub use chain::{
+    CrlChecked, TrustedArk, TrustedIntermediate, TrustedSigner, classify, may_issue_certificates,
+};
+pub use error::{
+    BindingError, Category, ChainError, HCL_DIGEST_MAX, HCL_DIGEST_SHOWN, Role, Serial, VerifyError,
+};
+pub use roots::Anchors;
+pub use select::select;
 
 use crate::cert::Time;
+use crate::hcl::{HclReport, RuntimeHash};
+use crate::input::Parsed;
 use crate::report::{Product, Report, TcbVersion};
 use chain::check_validity;
 
@@ -43,7 +56,8 @@ pub struct VerifyOptions {
 pub struct Evidence<'a> {
     /// The VCEK or VLEK certificate.
     pub signer: &'a [u8],
-    /// The ASK (for a VCEK; the built-in one when absent) or ASVK (required for a VLEK).
+    /// The ASK (for a VCEK) or ASVK (for a VLEK); when absent, the one trusted with the root
+    /// (AMD's built-in ASK, or ASVK where built in; or one pinned with the root).
     pub intermediate: Option<&'a [u8]>,
     /// An ARK; if given it must be the trusted root (built in or pinned).
     pub ark: Option<&'a [u8]>,
@@ -89,6 +103,9 @@ pub struct Verified {
     pub crl: CrlStatus,
     /// True if the chain came from earlier verifications (no RSA operation was needed).
     pub cached_chain: bool,
+    /// `Some(hash)` when the input was an Azure HCL report: its variable data hashes (with
+    /// `hash`) to the start of REPORT_DATA. `None` for a plain report.
+    pub hcl_variable_data: Option<RuntimeHash>,
 }
 
 /// Verifies a report and its certificates against AMD's built-in roots, in one call.
@@ -104,17 +121,46 @@ pub fn verify<C: Crypto + ?Sized>(
     Verifier::new(crypto, *options).verify(report, evidence)
 }
 
-/// A verifier that keeps what it has verified: the root, the last ASK/ASVK and VCEK/VLEK,
-/// identified by the SHA-384 of their DER. Certificates seen before are not verified again
-/// (their validity is re-checked), so a new report with a known VCEK costs one ECDSA
-/// verification plus hashing.
+/// A verifier that keeps what it has verified: the root with the intermediates trusted with it,
+/// and the last caller-supplied ASK/ASVK and VCEK/VLEK, identified by the SHA-384 of their DER.
+/// Certificates seen before are not verified again (their validity is re-checked), so a new
+/// report with a known VCEK costs one ECDSA verification plus hashing.
 #[derive(Debug)]
 pub struct Verifier<C> {
     crypto: C,
     options: VerifyOptions,
     ark: Option<TrustedArk>,
+    anchored: Anchored,
     intermediate: Option<TrustedIntermediate>,
     signer: Option<TrustedSigner>,
+}
+
+/// The ASK and ASVK trusted with the current root.
+#[derive(Debug, Default)]
+struct Anchored {
+    ask: Option<TrustedIntermediate>,
+    asvk: Option<TrustedIntermediate>,
+}
+
+impl Anchored {
+    fn get(&self, role: Role) -> Option<&TrustedIntermediate> {
+        match role {
+            Role::Asvk => self.asvk.as_ref(),
+            _ => self.ask.as_ref(),
+        }
+    }
+
+    /// AMD's built-in ASK and ASVK (where built in) of a built-in root.
+    fn builtin<C: Crypto + ?Sized>(crypto: &C, ark: &TrustedArk) -> Result<Self, VerifyError> {
+        let asvk = match roots::asvk(ark.product()) {
+            Some(_) => Some(ark.builtin_intermediate(crypto, Role::Asvk, None)?),
+            None => None,
+        };
+        Ok(Anchored {
+            ask: Some(ark.builtin_intermediate(crypto, Role::Ask, None)?),
+            asvk,
+        })
+    }
 }
 
 impl<C: Crypto> Verifier<C> {
@@ -124,20 +170,49 @@ impl<C: Crypto> Verifier<C> {
             crypto,
             options,
             ark: None,
+            anchored: Anchored::default(),
             intermediate: None,
             signer: None,
         }
     }
 
     /// A verifier that trusts `ark_der` (AMD's profile: `ARK-<product>`, self-signed with
-    /// RSASSA-PSS-SHA384) instead of AMD's root. Every chain must then lead to it.
+    /// RSASSA-PSS-SHA384) instead of AMD's root. Every chain must then lead to it, and bring its
+    /// ASK or ASVK.
     pub fn with_pinned_root(
         crypto: C,
         ark_der: &[u8],
         product: Product,
         options: VerifyOptions,
     ) -> Result<Self, VerifyError> {
-        let ark = TrustedArk::pinned(&crypto, ark_der, product)?;
+        let anchors = Anchors {
+            ark: ark_der,
+            ask: None,
+            asvk: None,
+        };
+        Self::with_pinned_anchors(crypto, &anchors, product, options)
+    }
+
+    /// A verifier that trusts `anchors` instead of AMD's: the root (as for
+    /// [`Self::with_pinned_root`]) and the ASK and ASVK given with it, which are verified against
+    /// the root here, once, and then stand in for a chain's missing intermediate.
+    pub fn with_pinned_anchors(
+        crypto: C,
+        anchors: &Anchors<'_>,
+        product: Product,
+        options: VerifyOptions,
+    ) -> Result<Self, VerifyError> {
+        let ark = TrustedArk::pinned(&crypto, anchors.ark, product)?;
+        let anchored = Anchored {
+            ask: anchors
+                .ask
+                .map(|der| ark.verify_intermediate(&crypto, der, Role::Ask, None))
+                .transpose()?,
+            asvk: anchors
+                .asvk
+                .map(|der| ark.verify_intermediate(&crypto, der, Role::Asvk, None))
+                .transpose()?,
+        };
         Ok(Verifier {
             crypto,
             options: VerifyOptions {
@@ -145,6 +220,7 @@ impl<C: Crypto> Verifier<C> {
                 ..options
             },
             ark: Some(ark),
+            anchored,
             intermediate: None,
             signer: None,
         })
@@ -210,9 +286,12 @@ impl<C: Crypto> Verifier<C> {
                 .into());
             }
             self.ark = None;
+            self.anchored = Anchored::default();
             self.intermediate = None;
             self.signer = None;
-            self.ark = Some(TrustedArk::builtin(crypto, product)?);
+            let ark = TrustedArk::builtin(crypto, product)?;
+            self.anchored = Anchored::builtin(crypto, &ark)?;
+            self.ark = Some(ark);
             cached_chain = false;
         }
         let Some(ark) = self.ark.as_mut() else {
@@ -223,39 +302,38 @@ impl<C: Crypto> Verifier<C> {
         }
         check_validity(Role::Ark, ark.validity(), now)?;
 
-        // The ASK or ASVK.
+        // The ASK or ASVK: the one trusted with the root when none is given or it is the one
+        // given; else the last one verified, if the same; else verified now.
         let inter_role = if role == Role::Vlek {
             Role::Asvk
         } else {
             Role::Ask
         };
-        let slot = &mut self.intermediate;
-        // The built-in ASK (given or implied) of a built-in root needs no RSA check.
-        let builtin_ask = roots::ask(product);
-        let inter_der = match evidence.intermediate {
-            Some(der) => der,
-            None if inter_role == Role::Ask && !ark.is_pinned() => builtin_ask,
-            None => return Err(VerifyError::Missing { role: inter_role }),
-        };
-        let inter_fp = crypto.sha384(&[inter_der]);
-        let known = slot
-            .as_ref()
-            .is_some_and(|i| i.fingerprint() == &inter_fp && i.role() == inter_role);
-        if !known {
-            *slot = None;
-            let verified =
-                if inter_role == Role::Ask && inter_der == builtin_ask && !ark.is_pinned() {
-                    ark.builtin_ask(crypto, now)?
-                } else {
-                    cached_chain = false;
-                    ark.verify_intermediate(crypto, inter_der, inter_role, now)?
-                };
-            *slot = Some(verified);
-        }
-        let Some(inter) = slot.as_ref() else {
-            return Err(VerifyError::Missing { role: inter_role });
+        let anchor = self.anchored.get(inter_role);
+        let inter = match evidence.intermediate {
+            None => anchor.ok_or(VerifyError::Missing { role: inter_role })?,
+            Some(der) => {
+                let fp = crypto.sha384(&[der]);
+                match anchor.filter(|a| a.fingerprint() == &fp) {
+                    Some(a) => a,
+                    None => {
+                        let slot = &mut self.intermediate;
+                        let known = slot
+                            .as_ref()
+                            .is_some_and(|i| i.fingerprint() == &fp && i.role() == inter_role);
+                        if !known {
+                            *slot = None;
+                            *slot = Some(ark.verify_intermediate(crypto, der, inter_role, now)?);
+                            cached_chain = false;
+                        }
+                        slot.as_ref()
+                            .ok_or(VerifyError::Missing { role: inter_role })?
+                    }
+                }
+            }
         };
         check_validity(inter_role, inter.validity(), now)?;
+        let inter_fp = *inter.fingerprint();
 
         // The VCEK or VLEK.
         let reuse = self
@@ -291,7 +369,37 @@ impl<C: Crypto> Verifier<C> {
             tcb: signer.tcb,
             crl,
             cached_chain,
+            hcl_variable_data: None,
         })
+    }
+
+    /// Verifies an Azure vTPM HCL report: its SNP report as [`Self::verify`] does, then that
+    /// its variable data (the runtime key set, which the signature does not cover) hashes to
+    /// the start of REPORT_DATA; a mismatch is a [`BindingError::HclVariableData`].
+    pub fn verify_hcl(
+        &mut self,
+        hcl: &HclReport<'_>,
+        evidence: &Evidence<'_>,
+    ) -> Result<Verified, VerifyError> {
+        let verified = self.verify(hcl.report(), evidence)?;
+        hcl.check_binding()?;
+        Ok(Verified {
+            hcl_variable_data: Some(hcl.runtime_hash()),
+            ..verified
+        })
+    }
+
+    /// Verifies a report in whichever form it was read: an HCL report with its variable-data
+    /// binding ([`Self::verify_hcl`]), a plain report as [`Self::verify`].
+    pub fn verify_input(
+        &mut self,
+        input: &Parsed<'_>,
+        evidence: &Evidence<'_>,
+    ) -> Result<Verified, VerifyError> {
+        match &input.hcl {
+            Some(hcl) => self.verify_hcl(hcl, evidence),
+            None => self.verify(&input.report, evidence),
+        }
     }
 }
 

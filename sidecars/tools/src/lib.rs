@@ -9,6 +9,8 @@ pub mod fetch_cmd;
 pub mod importkey;
 pub mod input;
 pub mod policydigest;
+pub mod rfc3339;
 pub mod show;
 pub mod token;
 pub mod verify_cmd;
+pub mod verify_out;

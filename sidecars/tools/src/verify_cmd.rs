@@ -1,35 +1,48 @@
 //! `snp-report verify`: checks a report's signature, its AMD certificate chain (against the
-//! built-in root of its product, or a pinned one), the CRL if given, the binding of report and
-//! certificate, and the caller's policy; prints each check's outcome.
+//! built-in anchors of its product, or pinned ones), the CRL if given, the binding of report and
+//! certificate (and, for an Azure HCL report, of its variable data to REPORT_DATA), and the
+//! caller's policy; prints each check's outcome. Certificates are read by role from every file
+//! given, in any order; those that are not part of the chain are ignored.
 //!
 //! Exit codes: 0 verified; 2 report signature invalid; 3 certificate chain invalid (tampered,
-//! wrong product, wrong root, revoked); 4 report and certificate do not match; 5 policy
-//! violation; 6 malformed input; 1 usage or I/O error.
+//! wrong product, wrong root, revoked, expired at the time verified); 4 report and certificate
+//! (or HCL variable data) do not match; 5 policy violation; 6 malformed input; 1 usage or I/O
+//! error.
 
-use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use csc_core::cert::{Certificate, Time};
 use csc_core::certtable::{self, Kind};
+use csc_core::hcl::HclReport;
 use csc_core::hex;
-use csc_core::policy::{self, PolicyError, PolicyOptions, Value};
+use csc_core::policy::{self, PolicyError, PolicyOptions, Remedy};
 use csc_core::report::{Report, TcbParts, TcbVersion};
 use csc_core::verify::{
-    Category, ChainError, CoreCrypto, CrlStatus, Crypto, Evidence, Role, Verified, Verifier,
-    VerifyError, VerifyOptions, classify,
+    Anchors, Category, CoreCrypto, Crypto, Evidence, Role, Verifier, VerifyError, VerifyOptions,
+    classify, select,
 };
 use csc_crypto::verify::AwsLcCrypto;
-use serde_json::{Value as Json, json};
 
 use crate::args::Args;
 use crate::exit::Failure;
 use crate::input::{parse_report, product_arg, read_input};
+use crate::rfc3339;
+use crate::verify_out::{Settings, outcome, render_human, render_json};
 
 /// Usage of the command.
-pub const USAGE: &str = "usage: snp-report verify REPORT [--vcek FILE] [--chain FILE] [--crl FILE] \
-[--certs FILE] [--pin-ark FILE] [--product milan|genoa|turin] [--report-data HEX] [--host-data HEX] \
-[--measurement HEX] [--min-tcb SPEC] [--min-guest-svn N] [--vmpl N] [--allow-debug] \
-[--backend aws-lc|core] [--json]";
+pub const USAGE: &str =
+    "usage: snp-report verify REPORT [--vcek FILE] [--chain FILE] [--crl FILE] \
+[--certs FILE] [--pin-ark FILE] [--product milan|genoa|turin] [--at RFC3339] [--report-data HEX] \
+[--host-data HEX] [--measurement HEX] [--min-tcb SPEC] [--min-guest-svn N] [--vmpl N] \
+[--allow-debug] [--permit-provisional-firmware] [--backend aws-lc|core] [--json]
+
+REPORT: a raw report, hex text, or an Azure vTPM HCL report (whose variable data must hash to \
+REPORT_DATA). --vcek and --chain: PEM or DER files; their certificates are read by role (VCEK or \
+VLEK, ASK or ASVK, ARK) in any order, and the ones that are not part of the chain are ignored. \
+AMD's ARK and ASK (and ASVK where built in) need not be given. --pin-ark FILE: trust this ARK \
+instead of AMD's, with any ASK or ASVK in the same file. --at: check certificate validity at this \
+time instead of now (e.g. 2024-03-01T12:00:00Z). --permit-provisional-firmware: accept committed \
+TCB and firmware below current instead of requiring them equal.";
 
 /// Exit code: the report signature is invalid.
 pub const EXIT_SIGNATURE: u8 = 2;
@@ -55,9 +68,27 @@ pub const OPTIONS: &[&str] = &[
     "min-guest-svn",
     "vmpl",
     "allow-debug",
+    "permit-provisional-firmware",
+    "at",
     "backend",
     "json",
 ];
+
+/// The flag that accepts what a policy [`Remedy`] names.
+pub fn remedy_flag(r: Remedy) -> &'static str {
+    match r {
+        Remedy::PermitProvisionalFirmware => "--permit-provisional-firmware",
+        _ => "",
+    }
+}
+
+/// A violation as printed: the core's message and the flag that would accept it.
+fn violation_message(p: &PolicyError<'_>) -> String {
+    match p.remedy.map(remedy_flag).filter(|f| !f.is_empty()) {
+        Some(flag) => format!("{p}; to accept it, pass {flag}"),
+        None => p.to_string(),
+    }
+}
 
 /// Exit code for a verification failure.
 pub fn exit_code(e: &VerifyError) -> u8 {
@@ -70,12 +101,10 @@ pub fn exit_code(e: &VerifyError) -> u8 {
     }
 }
 
-/// The certificates gathered from --vcek, --chain, --certs and --pin-ark.
+/// The certificates gathered from --vcek, --chain and --certs: a pool read by role.
 #[derive(Debug, Default)]
 struct Certs {
-    signer: Option<Vec<u8>>,
-    intermediate: Option<Vec<u8>>,
-    ark: Option<Vec<u8>>,
+    pool: Vec<Vec<u8>>,
     crl: Option<Vec<u8>>,
 }
 
@@ -113,52 +142,75 @@ fn crl_der(name: &str, bytes: &[u8]) -> Result<Vec<u8>, Failure> {
 }
 
 impl Certs {
-    /// Places each certificate of a file by what AMD's naming says it is.
+    /// Adds every certificate of a file; each must be a readable certificate.
     fn add_file(&mut self, name: &str, path: &str) -> Result<(), Failure> {
         let bytes = read_input(path)?;
         for der in certificates(name, &bytes)? {
-            let cert = Certificate::from_der(&der)
+            Certificate::from_der(&der)
                 .map_err(|e| Failure::malformed(format!("{name} ({path}): {e}")))?;
-            let slot = match classify(&cert).map(|(role, _)| role) {
-                Some(Role::Vcek | Role::Vlek) => &mut self.signer,
-                Some(Role::Ask | Role::Asvk) => &mut self.intermediate,
-                Some(Role::Ark) => &mut self.ark,
-                _ => {
-                    return Err(Failure::new(
-                        EXIT_CHAIN,
-                        format!(
-                            "{name} ({path}): {} is not an AMD ARK, ASK, ASVK, VCEK or VLEK",
-                            cert.subject()
-                        ),
-                    ));
+            self.pool.push(der);
+        }
+        Ok(())
+    }
+
+    /// Adds the certificates of an extended-report certificate table, and its CRL if none was
+    /// given.
+    fn add_table(&mut self, path: &str) -> Result<(), Failure> {
+        let bytes = read_input(path)?;
+        let table = certtable::parse(&bytes)
+            .map_err(|e| Failure::malformed(format!("--certs {path}: {e}")))?;
+        for entry in table.iter().filter(|e| !e.data.is_empty()) {
+            match entry.kind {
+                Kind::Vcek | Kind::Vlek | Kind::Ask | Kind::Ark => {
+                    Certificate::from_der(entry.data).map_err(|e| {
+                        Failure::malformed(format!("--certs {path}: {:?} entry: {e}", entry.kind))
+                    })?;
+                    self.pool.push(entry.data.to_vec());
                 }
-            };
-            // The first occurrence wins (explicit options are read before the table).
-            if slot.is_none() {
-                *slot = Some(der);
+                Kind::Crl if self.crl.is_none() => self.crl = Some(entry.data.to_vec()),
+                Kind::Crl | Kind::Other(_) => {}
             }
         }
         Ok(())
     }
 
-    /// Fills what is still missing from an extended-report certificate table.
-    fn add_table(&mut self, path: &str) -> Result<(), Failure> {
-        let bytes = read_input(path)?;
-        let table = certtable::parse(&bytes)
-            .map_err(|e| Failure::malformed(format!("--certs {path}: {e}")))?;
-        for entry in table.iter() {
-            let slot = match entry.kind {
-                Kind::Vcek | Kind::Vlek => &mut self.signer,
-                Kind::Ask => &mut self.intermediate,
-                Kind::Ark => &mut self.ark,
-                Kind::Crl => &mut self.crl,
-                Kind::Other(_) => continue,
-            };
-            if slot.is_none() && !entry.data.is_empty() {
-                *slot = Some(entry.data.to_vec());
-            }
-        }
-        Ok(())
+    /// The VCEK/VLEK for `report` and the intermediate and root that link to it.
+    fn evidence(&self, report: &Report<'_>) -> Result<Evidence<'_>, Failure> {
+        let ders: Vec<&[u8]> = self.pool.iter().map(Vec::as_slice).collect();
+        let evidence = select(&ders, report).map_err(|_| {
+            Failure::usage(
+                "no VCEK or VLEK certificate: give --vcek FILE, or --certs FILE with the extended \
+                 report's certificate table",
+            )
+        })?;
+        Ok(Evidence {
+            crl: self.crl.as_deref(),
+            ..evidence
+        })
+    }
+}
+
+/// The anchors of `--pin-ark FILE`: its ARK (or first certificate) as the root, and any ASK or
+/// ASVK in the file trusted with it.
+fn pinned_anchors(certs: &[Vec<u8>]) -> Anchors<'_> {
+    let role_of = |d: &[u8]| {
+        Certificate::from_der(d)
+            .ok()
+            .and_then(|c| classify(&c))
+            .map(|(r, _)| r)
+    };
+    let of = |role: Role| {
+        certs
+            .iter()
+            .find(|d| role_of(d) == Some(role))
+            .map(Vec::as_slice)
+    };
+    Anchors {
+        ark: of(Role::Ark)
+            .or(certs.first().map(Vec::as_slice))
+            .unwrap_or_default(),
+        ask: of(Role::Ask),
+        asvk: of(Role::Asvk),
     }
 }
 
@@ -222,221 +274,14 @@ fn now() -> Option<Time> {
     i64::try_from(secs).ok().map(Time)
 }
 
-/// What one check found, for output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Status {
-    Ok,
-    Failed,
-    Skipped,
-    NotChecked,
-}
-
-impl Status {
-    fn name(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Failed => "failed",
-            Status::Skipped => "skipped",
-            Status::NotChecked => "not_checked",
-        }
+/// The time certificates are checked at: `--at`, or the system clock.
+fn verify_time(args: &Args) -> Result<(Option<Time>, bool), Failure> {
+    match args.value("at") {
+        Some(text) => rfc3339::parse(text)
+            .map(|t| (Some(t), true))
+            .ok_or_else(|| Failure::usage(format!("--at {text:?}: expected {}", rfc3339::FORM))),
+        None => Ok((now(), false)),
     }
-}
-
-struct Outcome<'a> {
-    chain: Status,
-    signature: Status,
-    binding: Status,
-    crl: Status,
-    policy: Status,
-    verified: Option<Verified>,
-    error: Option<VerifyError>,
-    violations: Vec<PolicyError<'a>>,
-}
-
-fn is_crl_error(e: &VerifyError) -> bool {
-    matches!(
-        e,
-        VerifyError::Chain(
-            ChainError::Revoked { .. }
-                | ChainError::Signature {
-                    cert: Role::Crl,
-                    ..
-                }
-                | ChainError::IssuerName {
-                    cert: Role::Crl,
-                    ..
-                }
-                | ChainError::Algorithm {
-                    cert: Role::Crl,
-                    ..
-                }
-                | ChainError::AlgorithmMismatch { cert: Role::Crl }
-                | ChainError::UnexpectedScheme {
-                    cert: Role::Crl,
-                    ..
-                }
-        ) | VerifyError::Malformed {
-            role: Role::Crl,
-            ..
-        }
-    )
-}
-
-fn outcome<'a>(
-    result: Result<Verified, VerifyError>,
-    crl_given: bool,
-    violations: Vec<PolicyError<'a>>,
-) -> Outcome<'a> {
-    use Status::{Failed, NotChecked, Skipped};
-    let good = Status::Ok;
-    match result {
-        Ok(v) => Outcome {
-            chain: good,
-            signature: good,
-            binding: good,
-            crl: if matches!(v.crl, CrlStatus::Checked(_)) {
-                good
-            } else {
-                NotChecked
-            },
-            policy: if violations.is_empty() { good } else { Failed },
-            verified: Some(v),
-            error: None,
-            violations,
-        },
-        Err(e) => {
-            let (chain, signature, binding) = match e.category() {
-                Category::Chain if is_crl_error(&e) => (good, Skipped, Skipped),
-                Category::Chain => (Failed, Skipped, Skipped),
-                Category::Signature => (good, Failed, Skipped),
-                Category::Binding => (good, good, Failed),
-                Category::Malformed | Category::Missing => (Skipped, Skipped, Skipped),
-            };
-            let crl = if is_crl_error(&e) {
-                Failed
-            } else if !crl_given {
-                NotChecked
-            } else if chain == good {
-                good
-            } else {
-                Skipped
-            };
-            Outcome {
-                chain,
-                signature,
-                binding,
-                crl,
-                policy: Skipped,
-                verified: None,
-                error: Some(e),
-                violations: Vec::new(),
-            }
-        }
-    }
-}
-
-fn value_json(v: &Value<'_>) -> Json {
-    match v {
-        Value::Number(n) => json!(n),
-        Value::Flag(b) => json!(b),
-        other => json!(other.to_string()),
-    }
-}
-
-fn render_json(report: &Report<'_>, o: &Outcome<'_>, code: u8) -> String {
-    let v = o.verified.as_ref();
-    let crl = match v.map(|v| v.crl) {
-        Some(CrlStatus::Checked(c)) => json!({
-            "status": "ok",
-            "this_update": c.this_update.to_string(),
-            "next_update": c.next_update.map(|t| t.to_string()),
-            "entries": c.revoked,
-        }),
-        _ => json!({ "status": o.crl.name() }),
-    };
-    let doc = json!({
-        "verified": code == 0,
-        "exit_code": code,
-        "error": o.error.map(|e| e.to_string()),
-        "report": {
-            "version": report.version(),
-            "product": v.map(|v| v.product.name()).or(report.product().map(|p| p.name())),
-            "signing_key": report.signer_info().signing_key().to_string(),
-            "reported_tcb": format!("0x{:016x}", report.reported_tcb().raw()),
-        },
-        "checks": {
-            "certificate_chain": {
-                "status": o.chain.name(),
-                "root": v.map(|v| if v.pinned_root { "pinned" } else { "built-in" }),
-                "intermediate": v.map(|v| v.intermediate.name()),
-                "signer": v.map(|v| v.signer.name()),
-            },
-            "report_signature": { "status": o.signature.name() },
-            "binding": {
-                "status": o.binding.name(),
-                "chip_id": v.map(|v| v.chip_id.name()),
-                "tcb": v.map(|v| format!("0x{:016x}", v.tcb.raw())),
-            },
-            "crl": crl,
-            "policy": {
-                "status": o.policy.name(),
-                "violations": o.violations.iter().map(|p| json!({
-                    "field": p.field,
-                    "relation": p.relation.name(),
-                    "expected": value_json(&p.expected),
-                    "actual": value_json(&p.actual),
-                    "message": p.to_string(),
-                })).collect::<Vec<_>>(),
-            },
-        },
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
-}
-
-fn render_human(o: &Outcome<'_>) -> String {
-    let mut out = String::new();
-    let mut line = |name: &str, status: Status, detail: String| {
-        let _ = writeln!(out, "{name:<20}{}{detail}", status.name().replace('_', " "));
-    };
-    let v = o.verified.as_ref();
-    line(
-        "certificate chain",
-        o.chain,
-        v.map(|v| {
-            let root = if v.pinned_root { "pinned" } else { "built-in" };
-            format!(
-                " ({root} {} ARK -> {} -> {})",
-                v.product, v.intermediate, v.signer
-            )
-        })
-        .unwrap_or_default(),
-    );
-    line("report signature", o.signature, String::new());
-    line(
-        "binding",
-        o.binding,
-        v.map(|v| {
-            format!(
-                " (CHIP_ID {}, REPORTED_TCB 0x{:016x} = certificate TCB)",
-                v.chip_id.name().replace('_', " "),
-                v.tcb.raw()
-            )
-        })
-        .unwrap_or_default(),
-    );
-    let crl_detail = match v.map(|v| v.crl) {
-        Some(CrlStatus::Checked(c)) => {
-            format!(" (issued {}, nothing of ours revoked)", c.this_update)
-        }
-        _ if o.crl == Status::NotChecked => " (no CRL given)".to_string(),
-        _ => String::new(),
-    };
-    line("revocation (CRL)", o.crl, crl_detail);
-    line("policy", o.policy, String::new());
-    for p in &o.violations {
-        let _ = writeln!(out, "  {p}");
-    }
-    out
 }
 
 /// Runs `snp-report verify` with parsed arguments.
@@ -446,6 +291,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         return Err(Failure::usage(USAGE));
     };
     let product = product_arg(args.value("product"))?;
+    let (at, at_given) = verify_time(args)?;
     let bytes = read_input(file)?;
     let mut scratch = Vec::new();
     let parsed = parse_report(&bytes, &mut scratch, product)?;
@@ -463,29 +309,24 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if let Some(path) = args.value("certs") {
         certs.add_table(path)?;
     }
-    let Some(signer) = certs.signer.as_deref() else {
-        return Err(Failure::usage(
-            "no VCEK or VLEK certificate: give --vcek FILE, or --certs FILE with the extended \
-             report's certificate table",
-        ));
-    };
-    let pinned = args.value("pin-ark").map(read_input).transpose()?;
-    let pinned = match pinned {
-        Some(bytes) => Some(
-            certificates("--pin-ark", &bytes)?
-                .into_iter()
-                .next()
-                .unwrap_or_default(),
-        ),
-        None => None,
+    let evidence = certs.evidence(&report)?;
+    let pinned = match args.value("pin-ark") {
+        Some(path) => certificates("--pin-ark", &read_input(path)?)?,
+        None => Vec::new(),
     };
 
+    let settings = Settings {
+        at,
+        at_given,
+        permit_provisional_firmware: args.flag("permit-provisional-firmware"),
+    };
     let mut options = PolicyOptions {
         report_data: hex_option::<64>(args, "report-data")?,
         host_data: hex_option::<32>(args, "host-data")?,
         measurement: hex_option::<48>(args, "measurement")?,
         minimum_guest_svn: number(args, "min-guest-svn")?.unwrap_or(0),
         vmpl: number(args, "vmpl")?,
+        permit_provisional_firmware: settings.permit_provisional_firmware,
         ..PolicyOptions::default()
     };
     options.guest_policy.allow_debug = args.flag("allow-debug");
@@ -493,16 +334,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         options.minimum_tcb = Some(min_tcb(spec, &report)?);
     }
 
-    let verify_options = VerifyOptions {
-        product,
-        now: now(),
-    };
-    let evidence = Evidence {
-        signer,
-        intermediate: certs.intermediate.as_deref(),
-        ark: certs.ark.as_deref(),
-        crl: certs.crl.as_deref(),
-    };
+    let verify_options = VerifyOptions { product, now: at };
     let aws;
     let crypto: &dyn Crypto = match args.value("backend").unwrap_or("aws-lc") {
         "aws-lc" => {
@@ -516,43 +348,51 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             )));
         }
     };
-    let result = match &pinned {
-        Some(ark) => {
-            let product = product
-                .or(report.product())
-                .or_else(|| {
-                    Certificate::from_der(signer)
-                        .ok()
-                        .and_then(|c| classify(&c))
-                        .and_then(|(_, p)| p)
-                })
-                .ok_or_else(|| Failure::usage("--pin-ark needs --product"))?;
-            Verifier::with_pinned_root(crypto, ark, product, verify_options)
-                .and_then(|mut v| v.verify(&report, &evidence))
-        }
-        None => Verifier::new(crypto, verify_options).verify(&report, &evidence),
+    let result = if pinned.is_empty() {
+        Verifier::new(crypto, verify_options).verify_input(&parsed, &evidence)
+    } else {
+        let product = product
+            .or(report.product())
+            .or_else(|| {
+                Certificate::from_der(evidence.signer)
+                    .ok()
+                    .and_then(|c| classify(&c))
+                    .and_then(|(_, p)| p)
+            })
+            .ok_or_else(|| Failure::usage("--pin-ark needs --product"))?;
+        Verifier::with_pinned_anchors(crypto, &pinned_anchors(&pinned), product, verify_options)
+            .and_then(|mut v| v.verify_input(&parsed, &evidence))
     };
     let violations: Vec<PolicyError<'_>> = if result.is_ok() {
         policy::violations(&report, &options).collect()
     } else {
         Vec::new()
     };
-    let o = outcome(result, evidence.crl.is_some(), violations);
+    let hcl: Option<&HclReport<'_>> = parsed.hcl.as_ref();
+    let o = outcome(result, hcl, evidence.crl.is_some(), violations);
     let code = match (&o.error, o.violations.is_empty()) {
         (Some(e), _) => exit_code(e),
         (None, false) => EXIT_POLICY,
         (None, true) => crate::exit::OK,
     };
     if args.flag("json") {
-        println!("{}", render_json(&report, &o, code));
+        let flag = |p: &PolicyError<'_>| p.remedy.map(remedy_flag).filter(|f| !f.is_empty());
+        println!(
+            "{}",
+            render_json(&report, &o, &settings, code, violation_message, flag)
+        );
     } else {
-        print!("{}", render_human(&o));
+        print!("{}", render_human(&o, &settings, violation_message));
     }
     match (o.error, o.violations.first()) {
         (Some(e), _) => Err(Failure::new(code, e)),
         (None, Some(p)) => Err(Failure::new(
             code,
-            format!("policy: {p} ({} violation(s))", o.violations.len()),
+            format!(
+                "policy: {} ({} violation(s))",
+                violation_message(p),
+                o.violations.len()
+            ),
         )),
         (None, None) => Ok(()),
     }

@@ -39,7 +39,15 @@ fn show(args: &Args) -> Result<(), Failure> {
 fn run() -> Result<(), Failure> {
     let args = Args::parse(
         std::env::args().skip(1),
-        &["json", "help", "h", "hex", "simulate", "allow-debug"],
+        &[
+            "json",
+            "help",
+            "h",
+            "hex",
+            "simulate",
+            "allow-debug",
+            "permit-provisional-firmware",
+        ],
     )?;
     if args.flag("help") || args.flag("h") {
         match args.positional().first().map(String::as_str) {
