@@ -146,6 +146,12 @@ fn rsa_components(key: &RsaKeyPair) -> (Vec<u8>, Vec<u8>) {
 impl Pki {
     /// Generates the whole PKI.
     pub fn generate() -> Result<Self, EmulateError> {
+        Self::generate_for(&[])
+    }
+
+    /// Generates the whole PKI; the TLS certificate also names `hostnames` (the service host
+    /// names a deployment maps to this emulator, e.g. `myhsm.managedhsm.azure.net`).
+    pub fn generate_for(hostnames: &[String]) -> Result<Self, EmulateError> {
         let root_key =
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| err("CA key", e))?;
         let root_params = ca_params("csc-rs azure-emulator root CA");
@@ -158,7 +164,9 @@ impl Pki {
 
         let server_key =
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| err("server key", e))?;
-        let server_cert = leaf_params("localhost", &["localhost", "127.0.0.1"], false)?
+        let mut names = vec!["localhost", "127.0.0.1"];
+        names.extend(hostnames.iter().map(String::as_str));
+        let server_cert = leaf_params("localhost", &names, false)?
             .signed_by(&server_key, &root_issuer)
             .map_err(|e| err("server certificate", e))?;
         let server = Issued {

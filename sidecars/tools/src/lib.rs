@@ -11,4 +11,6 @@ pub mod input;
 pub mod policydigest;
 pub mod show;
 pub mod token;
+#[cfg(feature = "simulate")]
+pub mod tsm_simulate;
 pub mod verify_cmd;
