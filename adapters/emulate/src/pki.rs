@@ -55,6 +55,8 @@ pub struct Pki {
     inter_key: KeyPair,
     inter_params: CertificateParams,
     inter_der: CertificateDer<'static>,
+    /// Host names besides `localhost` this emulator answers for (TLS and the HSM's JWS leaf).
+    hostnames: Vec<String>,
 }
 
 /// The RSA token and JWS signers. Generating RSA keys is what makes start-up slow, so they are
@@ -192,6 +194,7 @@ impl Pki {
             inter_key,
             inter_params,
             inter_der,
+            hostnames: hostnames.to_vec(),
         })
     }
 
@@ -210,10 +213,12 @@ impl Pki {
         let root_issuer = Issuer::from_params(&self.root_params, &self.root_key);
         let inter_issuer = Issuer::from_params(&self.inter_params, &self.inter_key);
         let (hsm_kp, hsm_ring) = hsm_key?;
-        let hsm_leaf = leaf_params("localhost", &["localhost"], false)?
+        let mut names = vec!["localhost"];
+        names.extend(self.hostnames.iter().map(String::as_str));
+        let hsm_leaf = leaf_params("localhost", &names, false)?
             .signed_by(&hsm_kp, &inter_issuer)
             .map_err(|e| err("HSM leaf", e))?;
-        let hsm_expired = leaf_params("localhost", &["localhost"], true)?
+        let hsm_expired = leaf_params("localhost", &names, true)?
             .signed_by(&hsm_kp, &inter_issuer)
             .map_err(|e| err("HSM expired leaf", e))?;
         let (n, e) = rsa_components(&hsm_ring);

@@ -297,6 +297,23 @@ pub fn release_config(
     }
 }
 
+/// `config` with reports checked against the ARK in `path` (`-trust-ark`, for test
+/// deployments against tsm-simulate) instead of AMD's roots; unchanged without a path.
+pub fn with_trusted_ark(
+    mut config: csc_release::ReleaseConfig,
+    path: Option<&std::path::Path>,
+) -> Result<csc_release::ReleaseConfig, crate::error::Error> {
+    if let Some(p) = path {
+        config.trust = csc_release::Trust::from_ark_file(p)
+            .map_err(|e| crate::error::Error::Usage(format!("-trust-ark: {e}")))?;
+        tracing::warn!(
+            "-trust-ark: reports are checked against the ARK in {}, not AMD's roots; use this only with a simulated guest",
+            p.display()
+        );
+    }
+    Ok(config)
+}
+
 /// Why no key file could be made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
