@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 
 # The test kit's entry points (skr's in-process sandbox, tsm-simulate, the tools' --simulate)
 # are features that production builds leave off; tests and lints build them in.
-KIT_FEATURES=skr/sandbox,csc-tools/simulate
+KIT_FEATURES=skr/sandbox,csc-release/sandbox,csc-tools/simulate
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked --features "$KIT_FEATURES" -- -D warnings

@@ -190,8 +190,7 @@ def main():
             azurite = shutil.which("azurite-blob") or sys.exit("upstream harness: azurite-blob is not installed")
             services.start("azurite", [azurite, "--blobHost", "127.0.0.2", "--blobPort", "443",
                                        "--cert", st["cert"], "--key", st["key"], "--oauth", "basic",
-                                       "--inMemoryPersistence", "--silent", "--disableTelemetry",
-                                       "--location", os.path.join(work, "azurite")],
+                                       "--inMemoryPersistence", "--silent", "--disableTelemetry"],
                            lambda: reachable("127.0.0.2", 443), cwd=work)
         open(bundle, "w").write("".join(pems))
         env.update({

@@ -59,8 +59,8 @@ class Group:
     def start(self, what, argv, extra_env=None, cwd=None, container=None):
         e = dict(os.environ)
         e.update(extra_env or {})
-        out = log_file(f"{self.name}-{what}")
-        p = subprocess.Popen(argv, env=e, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        with log_file(f"{self.name}-{what}") as out:
+            p = subprocess.Popen(argv, env=e, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         self.procs.append((what, p, container))
         return p
 
@@ -172,8 +172,10 @@ def deploy_encfs(group, target_path):
     while time.time() < deadline:
         if sidecar.poll() is not None:
             raise RuntimeError(f"encfs exited with {sidecar.returncode} before it was ready")
-        if os.path.exists(ready) and open(ready).read().strip() == "1":
-            break
+        if os.path.exists(ready):
+            with open(ready) as f:
+                if f.read().strip() == "1":
+                    break
         time.sleep(0.2)
     else:
         raise RuntimeError("encfs was not ready within 180s")
