@@ -193,6 +193,10 @@ def main():
                                        "--inMemoryPersistence", "--silent", "--disableTelemetry"],
                            lambda: reachable("127.0.0.2", 443), cwd=work)
         open(bundle, "w").write("".join(pems))
+        # podman as ci/images.sh runs it (no default ulimits: the CI machine's limits stand)
+        conf = os.path.join(work, "containers.conf")
+        open(conf, "w").write("[containers]\ndefault_ulimits = []\n")
+        env.setdefault("CONTAINERS_CONF", conf)
         env.update({
             "PATH": os.path.join(HERE, "standins", "bin") + os.pathsep + env.get("PATH", ""),
             "PYTHONPATH": os.path.join(HERE, "standins"),

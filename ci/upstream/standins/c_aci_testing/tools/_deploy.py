@@ -96,7 +96,7 @@ def sidecar_argv(group, binary, image, what, flags, sidecar_env, volumes=(), pri
     if runner() == "podman":
         name = f"csc-{group.name}-{what}-{os.getpid()}"
         argv = podman() + ["run", "--rm", "--name", name, "--network", "host",
-                           "--mount", "type=tmpfs,destination=/sys/kernel"]
+                           "--mount", "type=tmpfs,destination=/sys/kernel,notmpcopyup"]
         if privileged:
             argv += ["--privileged"]
         for k, v in sidecar_env.items():
