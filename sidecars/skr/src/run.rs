@@ -147,6 +147,9 @@ pub async fn serve(config: Config) -> Result<(), RunError> {
     };
     #[cfg(not(feature = "sandbox"))]
     let release_config = platform_config(&config)?;
+    // Wrapping keys are made once the server listens, not while it starts.
+    let mut release_config = release_config;
+    let pool = std::mem::take(&mut release_config.key_pool);
     let (_attester, releaser) =
         csc_release::build(release_config).map_err(|e| fail("start-up", e))?;
     let service = Arc::new(ReleaseService::new(releaser));
@@ -155,6 +158,7 @@ pub async fn serve(config: Config) -> Result<(), RunError> {
         .map_err(|e| fail(&format!("listening on {}", config.listen), e))?;
     let addr = listener.local_addr().map_err(|e| fail("listener", e))?;
     service.set_ready();
+    service.releaser().pool().set_target(pool);
     log::info!(
         "{} server listening on {addr}",
         match config.server_type {
