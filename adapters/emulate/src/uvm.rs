@@ -93,7 +93,7 @@ pub fn verify(
         },
         _ => return Err("no x5chain in the protected header".into()),
     };
-    if !trusted_signers.iter().any(|t| *t == leaf) {
+    if !trusted_signers.contains(&leaf) {
         return Err("signed by a certificate that is not a trusted UVM endorsement signer".into());
     }
     if alg != ALG_ES384 {
