@@ -59,4 +59,11 @@ if ! command -v kubernetes-validate >/dev/null 2>&1; then
   python3 -m pip install --quiet kubernetes-validate 2>/dev/null ||
     python3 -m pip install --quiet --break-system-packages kubernetes-validate
 fi
+# --- python packages of upstream's integration suites (ci/upstream): its tests import requests,
+# cryptography and flask; the grpcurl stand-in uses grpcio with server reflection ---
+if ! python3 -c 'import requests, cryptography, flask, grpc, grpc_reflection' 2>/dev/null; then
+  log "installing requests cryptography flask grpcio grpcio-reflection (PyPI)"
+  python3 -m pip install --quiet requests cryptography flask grpcio grpcio-reflection 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages requests cryptography flask grpcio grpcio-reflection
+fi
 log "ready"

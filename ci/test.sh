@@ -14,12 +14,18 @@ ci/setup.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# The test kit's entry points (skr's in-process sandbox, tsm-simulate, the tools' --simulate)
+# are features that production builds leave off; tests and lints build them in.
+KIT_FEATURES=skr/sandbox,csc-release/sandbox,csc-tools/simulate
+
 step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --features "$KIT_FEATURES" -- -D warnings
+# and the production configuration of the crates whose code depends on those features
+cargo clippy -p skr -p csc-tools -p csc-sev -p csc-release --all-targets --locked -- -D warnings
 
 step "tests"
 test_log=$(mktemp)
-cargo test --workspace --locked 2>&1 | tee "$test_log"
+cargo test --workspace --locked --features "$KIT_FEATURES" 2>&1 | tee "$test_log"
 tests=$(grep -oE 'test result: ok\. [0-9]+ passed' "$test_log" | awk '{s+=$4} END {print s+0}')
 rm -f "$test_log"
 
@@ -35,9 +41,14 @@ examples_line=$(python3 examples/validate.py | tee /dev/stderr | tail -1)
 step "container images (podman)"
 images_line=$(IMAGE_PROFILE=${IMAGE_PROFILE:-ci-image} ci/images.sh | tee /dev/stderr | tail -1)
 
+step "upstream's integration suites against the deployed production sidecars"
+# skr: the image under podman; encfs: the binary (FUSE, loop and mount from its own namespace)
+upstream_line=$( { CSC_SIDECAR_RUNNER=podman ci/upstream/run.sh skr && ci/upstream/run.sh encfs; } |
+  tee /dev/stderr | grep -E '^upstream (skr|encfs) suite' | paste -sd' ')
+
 step "fuzz (bounded)"
 fuzz_line=$(FUZZ_SECONDS=${FUZZ_SECONDS:-5} ci/fuzz.sh | tee /dev/stderr | tail -1)
 
 elapsed=$(( $(date +%s) - start ))
 echo
-echo "SUMMARY: ok; $tests tests passed; $size_line; $examples_line; $images_line; $fuzz_line; ${elapsed}s"
+echo "SUMMARY: ok; $tests tests passed; $size_line; $examples_line; $images_line; $upstream_line; $fuzz_line; ${elapsed}s"

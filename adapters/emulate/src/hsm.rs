@@ -185,6 +185,9 @@ impl Hsm {
         let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
         match (req.method.clone(), segs.as_slice()) {
             (Method::PUT, ["keys", name]) => self.import(state, req, name),
+            (Method::POST, ["keys", name, "create"]) => self.create(state, req, name),
+            (Method::GET, ["keys", name]) => self.get(state, req, name, None),
+            (Method::GET, ["keys", name, version]) => self.get(state, req, name, Some(version)),
             (Method::POST, ["keys", name, "release"]) => {
                 self.release(state, keys, req, name, None, fault)
             }
@@ -207,49 +210,44 @@ impl Hsm {
         let Some(jwk) = body.get("key") else {
             return bad("key is missing".into());
         };
-        let exportable = body
-            .pointer("/attributes/exportable")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let Some(data) = body.pointer("/release_policy/data").and_then(Value::as_str) else {
-            return bad("an exportable key needs a release_policy".into());
+        let (policy, exportable) = match release_policy_of(&body) {
+            Ok(p) => p,
+            Err(e) => return bad(e),
         };
         if !exportable {
             return bad("release_policy is only allowed on exportable keys".into());
         }
-        let policy: Value =
-            match jwt::b64url_decode(data).and_then(|b| serde_json::from_slice(&b).ok()) {
-                Some(v) => v,
-                None => return bad("release_policy.data is not base64url JSON".into()),
-            };
-        if let Err(e) = check_policy_shape(&policy) {
-            return bad(format!("release policy: {e}"));
-        }
-        let key_ops: Vec<String> = jwk
-            .get("key_ops")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let key_ops = key_ops_of(jwk);
         let path = match self.insert(name, jwk, &policy, key_ops.clone()) {
             Ok(p) => p,
             Err(e) => return bad(e),
         };
-        let kid = format!("{}/keys/{path}", state.base_url);
+        let _ = path;
+        self.bundle(state, req, name, None)
+    }
+
+    /// The key bundle Key Vault answers create, import and get with: the public key (JWK,
+    /// `kid` with the version), attributes and release policy.
+    fn bundle(&self, state: &State, req: &Req, name: &str, version: Option<&str>) -> Reply {
         let keys = self.lock();
         let Some(k) = keys.get(name) else {
             return Reply::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal",
-                "key vanished",
+                StatusCode::NOT_FOUND,
+                "KeyNotFound",
+                format!("A key with (name/id) {name} was not found in this key vault."),
             );
         };
+        if version.is_some_and(|v| v != k.version) {
+            return Reply::error(StatusCode::NOT_FOUND, "KeyNotFound", "no such key version");
+        }
+        let kid = format!(
+            "{}/keys/{name}/{}",
+            req.instance_url(&state.base_url),
+            k.version
+        );
         let mut key = k.public.clone();
         key["kid"] = Value::String(kid);
-        key["key_ops"] = json!(key_ops);
+        key["key_ops"] = json!(k.key_ops);
         Reply::json(
             StatusCode::OK,
             &json!({
@@ -262,6 +260,55 @@ impl Hsm {
                 },
             }),
         )
+    }
+
+    /// GET `/keys/{name}[/{version}]`: the public key (what `az keyvault key download`
+    /// turns into PEM).
+    fn get(&self, state: &State, req: &Req, name: &str, version: Option<&str>) -> Reply {
+        self.bundle(state, req, name, version)
+    }
+
+    /// POST `/keys/{name}/create`: a new exportable key made in the HSM (`oct-HSM` 128/192/256
+    /// bits, `RSA-HSM` 2048/3072/4096, `EC-HSM` P-256/P-384) with a release policy.
+    fn create(&self, state: &State, req: &Req, name: &str) -> Reply {
+        let bad = |m: String| Reply::error(StatusCode::BAD_REQUEST, "BadParameter", m);
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return bad(format!("key name {name:?} is not valid"));
+        }
+        let body: Value = match serde_json::from_slice(&req.body) {
+            Ok(v) => v,
+            Err(e) => return bad(format!("request is not JSON: {e}")),
+        };
+        let (policy, exportable) = match release_policy_of(&body) {
+            Ok(p) => p,
+            Err(e) => return bad(e),
+        };
+        if !exportable {
+            return bad("only exportable keys with a release policy are emulated".into());
+        }
+        let kty = body.get("kty").and_then(Value::as_str).unwrap_or("");
+        let size = body.get("key_size").and_then(Value::as_u64);
+        let crv = body.get("crv").and_then(Value::as_str);
+        let made = match generate(kty, size, crv) {
+            Ok(m) => m,
+            Err(e) => return bad(e),
+        };
+        let key_ops = key_ops_of(&body);
+        let version = random_hex(16);
+        self.lock().insert(
+            name.to_string(),
+            StoredKey {
+                version,
+                kty: made.0,
+                key_ops,
+                material: made.1,
+                public: made.2,
+                policy_data: jwt::b64url(policy.to_string().as_bytes()),
+                policy,
+                exportable,
+            },
+        );
+        self.bundle(state, req, name, None)
     }
 
     fn release(
@@ -340,7 +387,11 @@ impl Hsm {
         } else {
             name
         };
-        let kid = format!("{}/keys/{kid_name}/{}", state.base_url, key.version);
+        let kid = format!(
+            "{}/keys/{kid_name}/{}",
+            req.instance_url(&state.base_url),
+            key.version
+        );
         let key_hsm = json!({
             "schema_version": "1.0",
             "header": {"kid": "TpmEphemeralEncryptionKey", "alg": "dir", "enc": enc},
@@ -383,6 +434,114 @@ impl Hsm {
             ),
         }
     }
+}
+
+/// The release policy (decoded, checked) and `attributes.exportable` of a create or import body.
+fn release_policy_of(body: &Value) -> Result<(Value, bool), String> {
+    let exportable = body
+        .pointer("/attributes/exportable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let data = body
+        .pointer("/release_policy/data")
+        .and_then(Value::as_str)
+        .ok_or("an exportable key needs a release_policy")?;
+    let policy: Value = jwt::b64url_decode(data)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("release_policy.data is not base64 JSON")?;
+    check_policy_shape(&policy).map_err(|e| format!("release policy: {e}"))?;
+    Ok((policy, exportable))
+}
+
+/// `key_ops` of a JWK or create body.
+fn key_ops_of(v: &Value) -> Vec<String> {
+    v.get("key_ops")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A new key of `kty`: its type, what release wraps (raw bytes or PKCS#8 DER) and its public
+/// JWK.
+fn generate(
+    kty: &str,
+    size: Option<u64>,
+    crv: Option<&str>,
+) -> Result<(String, Zeroizing<Vec<u8>>, Value), String> {
+    match kty {
+        "oct" | "oct-HSM" => {
+            let bits = size.unwrap_or(256);
+            if ![128, 192, 256].contains(&bits) {
+                return Err(format!("oct key_size {bits} (128, 192 or 256)"));
+            }
+            let mut k = Zeroizing::new(vec![0u8; (bits / 8) as usize]);
+            aws_lc_rs::rand::fill(&mut k[..]).map_err(|_| "no randomness")?;
+            Ok((kty.into(), k, json!({"kty": "oct-HSM"})))
+        }
+        "RSA" | "RSA-HSM" => {
+            use aws_lc_rs::rsa::KeySize;
+            let ks = match size.unwrap_or(2048) {
+                2048 => KeySize::Rsa2048,
+                3072 => KeySize::Rsa3072,
+                4096 => KeySize::Rsa4096,
+                other => return Err(format!("RSA key_size {other} (2048, 3072 or 4096)")),
+            };
+            let kp = aws_lc_rs::rsa::KeyPair::generate(ks).map_err(|_| "RSA generation failed")?;
+            let der: Pkcs8V1Der<'_> = kp.as_der().map_err(|_| "RSA key export failed")?;
+            use aws_lc_rs::signature::KeyPair as _;
+            let (n, e) = rsa_public_parts(kp.public_key().as_ref())?;
+            Ok((
+                kty.into(),
+                Zeroizing::new(der.as_ref().to_vec()),
+                json!({"kty": "RSA-HSM", "n": jwt::b64url(&n), "e": jwt::b64url(&e)}),
+            ))
+        }
+        "EC" | "EC-HSM" => {
+            let (alg, crv, len) = match crv.unwrap_or("P-256") {
+                "P-256" => (&ECDSA_P256_SHA256_ASN1_SIGNING, "P-256", 32),
+                "P-384" => (&ECDSA_P384_SHA384_ASN1_SIGNING, "P-384", 48),
+                other => return Err(format!("curve {other:?} (P-256 or P-384)")),
+            };
+            let kp = EcdsaKeyPair::generate(alg).map_err(|_| "EC generation failed")?;
+            let der = kp.to_pkcs8v1().map_err(|_| "EC key export failed")?;
+            use aws_lc_rs::signature::KeyPair as _;
+            let point = kp.public_key().as_ref();
+            let (x, y) = (
+                point.get(1..1 + len).ok_or("bad EC point")?,
+                point.get(1 + len..1 + 2 * len).ok_or("bad EC point")?,
+            );
+            Ok((
+                kty.into(),
+                Zeroizing::new(der.as_ref().to_vec()),
+                json!({"kty": "EC-HSM", "crv": crv, "x": jwt::b64url(x), "y": jwt::b64url(y)}),
+            ))
+        }
+        other => Err(format!(
+            "kty {other:?} (oct-HSM, RSA-HSM or EC-HSM are emulated)"
+        )),
+    }
+}
+
+/// `n` and `e` of a PKCS#1 RSAPublicKey.
+fn rsa_public_parts(der: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+    use csc_core::der::{Reader, tag};
+    let bad = |_| "RSA public key encoding".to_string();
+    let mut r = Reader::new(der);
+    let seq = r.read(tag::SEQUENCE).map_err(bad)?;
+    let mut s = seq.contents();
+    let n = s
+        .read(tag::INTEGER)
+        .and_then(|t| t.uint_be())
+        .map_err(bad)?;
+    let e = s
+        .read(tag::INTEGER)
+        .and_then(|t| t.uint_be())
+        .map_err(bad)?;
+    Ok((n.to_vec(), e.to_vec()))
 }
 
 fn oaep_for(enc: &str) -> Option<&'static OaepAlgorithm> {

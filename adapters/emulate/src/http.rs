@@ -25,6 +25,21 @@ impl Req {
         query_param(&self.query, name)
     }
 
+    /// `https://<Host>` as the client addressed this server (a service's own URL, as in the
+    /// tokens and key ids it issues), or `fallback` without a usable Host header.
+    pub fn instance_url(&self, fallback: &str) -> String {
+        match self.header("host").map(str::trim) {
+            Some(h)
+                if !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)) =>
+            {
+                format!("https://{h}")
+            }
+            _ => fallback.to_string(),
+        }
+    }
+
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -14,7 +14,13 @@ pub fn b64url(bytes: &[u8]) -> String {
 
 /// Decodes base64url with or without padding.
 pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
+    let t = s.trim_end_matches('=');
+    // Azure takes either alphabet in JSON bodies (az and Python clients send standard base64).
+    URL_SAFE_NO_PAD.decode(t).ok().or_else(|| {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(t)
+            .ok()
+    })
 }
 
 /// Signs `header.payload` with RS256; `corrupt` flips a bit of the signature (fault injection).

@@ -26,6 +26,7 @@ pub mod kds;
 pub mod maa;
 pub mod pki;
 mod server;
+pub mod uvm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ pub struct EmulatorConfig {
     pub maa_token_lifetime: Duration,
     /// The federated token the Entra ID endpoint expects as assertion (`None`: any).
     pub federated_token: Option<String>,
+    /// Further host names the TLS certificate names (the services' hosts in a deployment
+    /// whose name resolution maps them to this emulator).
+    pub hostnames: Vec<String>,
 }
 
 impl EmulatorConfig {
@@ -92,6 +96,7 @@ impl EmulatorConfig {
             token_lifetime: Duration::from_secs(3600),
             maa_token_lifetime: Duration::from_secs(3600),
             federated_token: None,
+            hostnames: Vec::new(),
         }
     }
 }
@@ -166,7 +171,8 @@ pub struct Emulator {
 
 /// Starts the emulator on the current tokio runtime.
 pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulateError> {
-    let pki = tokio::task::spawn_blocking(pki::Pki::generate)
+    let hostnames = config.hostnames.clone();
+    let pki = tokio::task::spawn_blocking(move || pki::Pki::generate_for(&hostnames))
         .await
         .map_err(|e| EmulateError::Pki(e.to_string()))??;
     let tls = tokio_rustls::TlsAcceptor::from(Arc::new(pki.tls_config()?));

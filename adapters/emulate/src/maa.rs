@@ -31,6 +31,8 @@ pub struct Verdict {
     /// `x-ms-compliance-status`, if the verifier vouches for the UVM (e.g.
     /// `azure-compliant-uvm`).
     pub compliance_status: Option<String>,
+    /// `x-ms-sevsnpvm-uvm-endorsement`, when a UVM endorsement was verified.
+    pub uvm_endorsement: Option<Value>,
 }
 
 /// The hook that decides whether a report is genuine: its signature by the VCEK and the
@@ -70,6 +72,7 @@ impl ReportVerifier for UncheckedSignaturePlaceholder {
             } else {
                 self.compliance_status.clone()
             },
+            uvm_endorsement: None,
         })
     }
 }
@@ -82,6 +85,7 @@ pub struct CoreReportVerifier {
     checker: csc_crypto::check::ReportChecker,
     name: String,
     compliance_status: Option<String>,
+    uvm_signers: Vec<Vec<u8>>,
 }
 
 /// The name [`CoreReportVerifier::amd`] publishes.
@@ -96,6 +100,7 @@ impl CoreReportVerifier {
             checker: csc_crypto::check::ReportChecker::amd(),
             name: CORE_AMD_NAME.into(),
             compliance_status: None,
+            uvm_signers: Vec::new(),
         }
     }
 
@@ -106,12 +111,21 @@ impl CoreReportVerifier {
                 .map_err(|e| e.to_string())?,
             name: CORE_PINNED_NAME.into(),
             compliance_status: None,
+            uvm_signers: Vec::new(),
         })
     }
 
-    /// Vouches for the UVM with this `x-ms-compliance-status` when endorsements are sent.
+    /// Vouches for the UVM with this `x-ms-compliance-status` when a UVM endorsement signed by
+    /// one of the [`CoreReportVerifier::with_uvm_signers`] verifies for the report's launch
+    /// measurement (as MAA does for Confidential ACI).
     pub fn with_compliance_status(mut self, status: Option<String>) -> Self {
         self.compliance_status = status;
+        self
+    }
+
+    /// Trusts UVM endorsements signed with these certificates (DER, pinned).
+    pub fn with_uvm_signers(mut self, certs: Vec<Vec<u8>>) -> Self {
+        self.uvm_signers = certs;
         self
     }
 }
@@ -125,12 +139,18 @@ impl ReportVerifier for CoreReportVerifier {
         self.checker
             .check_parsed(evidence.report, evidence.vcek_chain_pem)
             .map_err(|e| format!("SEV-SNP evidence rejected: {e}"))?;
+        // Without a trusted signer an endorsement proves nothing: no compliance claim.
+        let Some(cose) = evidence.uvm_endorsements.first() else {
+            return Ok(Verdict::default());
+        };
+        if self.uvm_signers.is_empty() {
+            return Ok(Verdict::default());
+        }
+        let endorsed = crate::uvm::verify(cose, &self.uvm_signers, evidence.report.measurement())
+            .map_err(|e| format!("UVM endorsement rejected: {e}"))?;
         Ok(Verdict {
-            compliance_status: if evidence.uvm_endorsements.is_empty() {
-                None
-            } else {
-                self.compliance_status.clone()
-            },
+            compliance_status: self.compliance_status.clone(),
+            uvm_endorsement: Some(endorsed.claim()),
         })
     }
 }
@@ -254,6 +274,9 @@ pub fn attest(state: &State, keys: &Signers, req: &Req, fault: Option<&Fault>) -
     if let Some(c) = verdict.compliance_status {
         claims.insert("x-ms-compliance-status".into(), Value::String(c));
     }
+    if let Some(e) = verdict.uvm_endorsement {
+        claims.insert("x-ms-sevsnpvm-uvm-endorsement".into(), e);
+    }
     claims.insert(
         "x-ms-emulator-report-verifier".into(),
         Value::String(state.config.report_verifier.name().to_string()),
@@ -268,7 +291,9 @@ pub fn attest(state: &State, keys: &Signers, req: &Req, fault: Option<&Fault>) -
     } else {
         (now, now + life)
     };
-    claims.insert("iss".into(), Value::String(state.base_url.clone()));
+    // MAA's issuer is the instance's own URL: the host the client addressed.
+    let issuer = req.instance_url(&state.base_url);
+    claims.insert("iss".into(), Value::String(issuer.clone()));
     claims.insert("iat".into(), iat.into());
     claims.insert("nbf".into(), iat.into());
     claims.insert("exp".into(), exp.into());
@@ -283,7 +308,7 @@ pub fn attest(state: &State, keys: &Signers, req: &Req, fault: Option<&Fault>) -
         "alg": "RS256",
         "typ": "JWT",
         "kid": jwt::kid(&keys.maa),
-        "jku": format!("{}/certs", state.base_url),
+        "jku": format!("{issuer}/certs"),
     });
     let Some(token) = jwt::sign(
         &keys.maa,

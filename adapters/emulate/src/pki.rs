@@ -55,6 +55,8 @@ pub struct Pki {
     inter_key: KeyPair,
     inter_params: CertificateParams,
     inter_der: CertificateDer<'static>,
+    /// Host names besides `localhost` this emulator answers for (TLS and the HSM's JWS leaf).
+    hostnames: Vec<String>,
 }
 
 /// The RSA token and JWS signers. Generating RSA keys is what makes start-up slow, so they are
@@ -146,6 +148,12 @@ fn rsa_components(key: &RsaKeyPair) -> (Vec<u8>, Vec<u8>) {
 impl Pki {
     /// Generates the whole PKI.
     pub fn generate() -> Result<Self, EmulateError> {
+        Self::generate_for(&[])
+    }
+
+    /// Generates the whole PKI; the TLS certificate also names `hostnames` (the service host
+    /// names a deployment maps to this emulator, e.g. `myhsm.managedhsm.azure.net`).
+    pub fn generate_for(hostnames: &[String]) -> Result<Self, EmulateError> {
         let root_key =
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| err("CA key", e))?;
         let root_params = ca_params("csc-rs azure-emulator root CA");
@@ -158,7 +166,9 @@ impl Pki {
 
         let server_key =
             KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| err("server key", e))?;
-        let server_cert = leaf_params("localhost", &["localhost", "127.0.0.1"], false)?
+        let mut names = vec!["localhost", "127.0.0.1"];
+        names.extend(hostnames.iter().map(String::as_str));
+        let server_cert = leaf_params("localhost", &names, false)?
             .signed_by(&server_key, &root_issuer)
             .map_err(|e| err("server certificate", e))?;
         let server = Issued {
@@ -184,6 +194,7 @@ impl Pki {
             inter_key,
             inter_params,
             inter_der,
+            hostnames: hostnames.to_vec(),
         })
     }
 
@@ -202,10 +213,12 @@ impl Pki {
         let root_issuer = Issuer::from_params(&self.root_params, &self.root_key);
         let inter_issuer = Issuer::from_params(&self.inter_params, &self.inter_key);
         let (hsm_kp, hsm_ring) = hsm_key?;
-        let hsm_leaf = leaf_params("localhost", &["localhost"], false)?
+        let mut names = vec!["localhost"];
+        names.extend(self.hostnames.iter().map(String::as_str));
+        let hsm_leaf = leaf_params("localhost", &names, false)?
             .signed_by(&hsm_kp, &inter_issuer)
             .map_err(|e| err("HSM leaf", e))?;
-        let hsm_expired = leaf_params("localhost", &["localhost"], true)?
+        let hsm_expired = leaf_params("localhost", &names, true)?
             .signed_by(&hsm_kp, &inter_issuer)
             .map_err(|e| err("HSM expired leaf", e))?;
         let (n, e) = rsa_components(&hsm_ring);

@@ -37,6 +37,39 @@ pub enum Trust {
     },
 }
 
+impl Trust {
+    /// A pinned ARK read from `path` (PEM or DER, AMD's profile, self-signed), its product
+    /// taken from its subject (`ARK-Milan`, `ARK-Genoa`, `ARK-Turin`). For deployments whose
+    /// guest is not AMD hardware (a `tsm-simulate` guest writes its ARK with `--ark-out`).
+    pub fn from_ark_file(path: &std::path::Path) -> Result<Trust, String> {
+        let what = |e: &dyn std::fmt::Display| format!("ARK file {}: {e}", path.display());
+        let bytes = std::fs::read(path).map_err(|e| what(&e))?;
+        let ark_der = if csc_core::pem::is_pem(&bytes) {
+            csc_azure::http::parse_pem_certs(&bytes)
+                .map_err(|e| what(&e))?
+                .into_iter()
+                .next()
+                .ok_or_else(|| what(&"no certificate in it"))?
+                .to_vec()
+        } else {
+            bytes
+        };
+        let cert = csc_core::cert::Certificate::from_der(&ark_der).map_err(|e| what(&e))?;
+        let cn = cert.subject().common_name().unwrap_or("");
+        let product = cn
+            .strip_prefix("ARK-")
+            .and_then(Product::from_name)
+            .ok_or_else(|| {
+                what(&format!(
+                    "subject CN {cn:?} is not an ARK's (ARK-Milan, ARK-Genoa or ARK-Turin)"
+                ))
+            })?;
+        // Refused here rather than at the first report if it is not a usable root.
+        csc_crypto::check::ReportChecker::pinned(&ark_der, product).map_err(|e| what(&e))?;
+        Ok(Trust::Pinned { ark_der, product })
+    }
+}
+
 /// The UVM security context (upstream's `UvmInformation`), decoded.
 #[derive(Debug, Clone, Default)]
 pub struct UvmInfo {

@@ -1,6 +1,7 @@
 //! Ephemeral RSA-2048 wrapping keys made ahead of need, so that a release does not wait for
 //! key generation (tens of milliseconds). Each key is used for one release only.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use csc_crypto::unwrap::AwsLcRsaKey;
@@ -16,7 +17,7 @@ pub struct KeyPool {
 #[derive(Debug)]
 struct Inner {
     ready: Mutex<Vec<AwsLcRsaKey>>,
-    target: usize,
+    target: AtomicUsize,
     refilling: Mutex<bool>,
 }
 
@@ -27,7 +28,7 @@ impl KeyPool {
         let pool = KeyPool {
             inner: Arc::new(Inner {
                 ready: Mutex::new(Vec::with_capacity(target)),
-                target,
+                target: AtomicUsize::new(target),
                 refilling: Mutex::new(false),
             }),
         };
@@ -58,8 +59,17 @@ impl KeyPool {
         }
     }
 
+    /// Keeps `target` keys ready from now on (a server starts with 0 and sets its target once
+    /// it listens, so that key generation does not compete with its start).
+    pub fn set_target(&self, target: usize) {
+        self.inner.target.store(target, Ordering::Relaxed);
+        self.refill();
+    }
+
     fn refill(&self) {
-        if self.inner.target == 0 || tokio::runtime::Handle::try_current().is_err() {
+        if self.inner.target.load(Ordering::Relaxed) == 0
+            || tokio::runtime::Handle::try_current().is_err()
+        {
             return;
         }
         {
@@ -77,7 +87,7 @@ impl KeyPool {
         tokio::task::spawn_blocking(move || {
             loop {
                 let have = inner.ready.lock().map(|v| v.len()).unwrap_or(usize::MAX);
-                if have >= inner.target {
+                if have >= inner.target.load(Ordering::Relaxed) {
                     break;
                 }
                 match AwsLcRsaKey::generate_ephemeral() {

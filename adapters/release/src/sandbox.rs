@@ -15,7 +15,7 @@ use csc_azure::identity::Credential;
 use csc_core::Product;
 use csc_core::jwk::{PRIVATE_JWK_CAPACITY, ReleasedKeyType};
 use csc_emulate::{CoreReportVerifier, Emulator, EmulatorConfig, Endpoints, KdsStore};
-use csc_simulate::{KeyCache, Platform, PlatformConfig};
+use csc_simulate::{KeyCache, Platform, PlatformConfig, UvmSigner};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -23,8 +23,9 @@ use zeroize::Zeroizing;
 use crate::config::{PlatformChoice, ReleaseConfig, Trust, UvmInfo};
 use crate::error::{ReleaseError, Result};
 
-/// The security policy the sandbox's platform is launched with (its SHA-256 is HOST_DATA).
-pub const DEFAULT_POLICY: &str = "package policy\n\napi_version := \"0.10.0\"\nframework_version := \"0.2.3\"\n\n# csc sandbox: allow everything (simulated platform)\nmount_device := {\"allowed\": true}\nexec_in_container := {\"allowed\": true}\n";
+/// The security policy the sandbox's platform is launched with unless given one (its SHA-256
+/// is HOST_DATA).
+pub const DEFAULT_POLICY: &str = csc_simulate::DEFAULT_SECURITY_POLICY;
 
 /// How the sandbox is set up.
 #[derive(Debug, Clone)]
@@ -88,6 +89,7 @@ pub struct Sandbox {
     ark_der: Vec<u8>,
     thim: ThimCerts,
     host_data_hex: String,
+    endorsement: Vec<u8>,
 }
 
 impl Sandbox {
@@ -126,9 +128,17 @@ impl Sandbox {
             csc_emulate::kds::KeyKind::Vcek,
             thim.certificate_chain.clone(),
         );
+        // The host's UVM endorsement (as ACI hands it over), which the emulated MAA verifies
+        // to vouch for the UVM with x-ms-compliance-status, as MAA does.
+        let signer = UvmSigner::open(&cache)
+            .map_err(|e| ReleaseError::Config(format!("simulated UVM signer: {e}")))?;
+        let endorsement = signer
+            .endorse(&platform.config().measurement, platform.config().guest_svn)
+            .map_err(|e| ReleaseError::Config(format!("simulated UVM endorsement: {e}")))?;
         let verifier = CoreReportVerifier::pinned(&ark_der, product)
             .map_err(ReleaseError::Config)?
-            .with_compliance_status(Some("azure-compliant-uvm".into()));
+            .with_compliance_status(Some("azure-compliant-uvm".into()))
+            .with_uvm_signers(vec![signer.cert_der().to_vec()]);
         let mut config = EmulatorConfig::new(Arc::new(verifier));
         config.port = options.port;
         config.ca_file = options.ca_file.clone();
@@ -145,6 +155,7 @@ impl Sandbox {
             ark_der,
             thim,
             host_data_hex,
+            endorsement,
         })
     }
 
@@ -204,8 +215,12 @@ impl Sandbox {
             cert_cache_dir: None,
             uvm: UvmInfo {
                 security_policy: self.options.security_policy.as_bytes().to_vec(),
-                reference_info: Vec::new(),
-                reference_info_base64: String::new(),
+                reference_info: self.endorsement.clone(),
+                reference_info_base64: csc_core::base64::Base64(
+                    &self.endorsement,
+                    csc_core::base64::Alphabet::Standard,
+                )
+                .to_string(),
                 host_certs: Some(self.thim.clone()),
             },
             http: self.http_config(),
@@ -223,8 +238,9 @@ impl Sandbox {
         })
     }
 
-    /// The release policy the sandbox's keys carry: issued by the emulated MAA, for this
-    /// platform's HOST_DATA, not debuggable.
+    /// The release policy the sandbox's keys carry, upstream's standard one: issued by the
+    /// emulated MAA, for this platform's HOST_DATA, a compliant UVM (its endorsement
+    /// verified), not debuggable, VMPL 0.
     pub fn release_policy(&self) -> Value {
         json!({
             "version": "1.0.0",
@@ -232,10 +248,17 @@ impl Sandbox {
                 "authority": self.endpoints().maa,
                 "allOf": [
                     {"claim": "x-ms-sevsnpvm-hostdata", "equals": self.host_data_hex},
+                    {"claim": "x-ms-compliance-status", "equals": "azure-compliant-uvm"},
                     {"claim": "x-ms-sevsnpvm-is-debuggable", "equals": "false"},
+                    {"claim": "x-ms-sevsnpvm-vmpl", "equals": "0"},
                 ],
             }],
         })
+    }
+
+    /// The UVM endorsement the simulated host hands over (COSE_Sign1).
+    pub fn uvm_endorsement(&self) -> &[u8] {
+        &self.endorsement
     }
 
     /// Puts a new random key of `kind` named `name` into the emulated HSM with

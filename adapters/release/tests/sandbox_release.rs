@@ -51,8 +51,12 @@ async fn oct_and_rsa_keys_are_released_and_unwrapped_to_the_imported_jwk() {
             assert!(account.verified.unwrap().contains("pinned"));
         }
     }
-    // Two releases drew two different wrapping keys, and the pool refills.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Two releases drew two different wrapping keys, and the pool refills (in the background:
+    // RSA generation takes long on a loaded machine, so wait for it rather than a fixed time).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while releaser.pool().ready() == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(releaser.pool().ready() >= 1);
 }
 

@@ -26,4 +26,6 @@ mod select;
 pub use configfs::{CONFIGFS_TSM_PATH, ConfigfsTsm, MAX_ATTEMPTS, SEV_PROVIDER, attr};
 pub use error::SevError;
 pub use guest::{CERTS_LIMIT, INITIAL_CERT_PAGES, LegacySev, SEV_GUEST_PATH, SEV_PATH, SevGuest};
-pub use select::{Choice, Chosen, Detection, Paths, Source, SourceKind, choose, detect};
+pub use select::{
+    Choice, Chosen, Detection, Paths, SIMULATE_ENV, Source, SourceKind, choose, detect,
+};

@@ -293,6 +293,10 @@ impl ReportSource for Source {
     }
 }
 
+/// The variable that asks for the simulated platform (`csc_simulate::ENV_VAR`), named here so
+/// that builds without the simulator can refuse it.
+pub const SIMULATE_ENV: &str = "CSC_SIMULATE";
+
 /// What [`choose`] is asked.
 #[derive(Debug, Clone, Default)]
 pub struct Choice {
@@ -334,7 +338,21 @@ pub fn choose(choice: &Choice) -> Result<Chosen, SevError> {
     #[cfg(feature = "simulate")]
     let by_env = csc_simulate::requested_by_env()?;
     #[cfg(not(feature = "simulate"))]
-    let by_env = false;
+    let by_env = {
+        // A production build has no simulated platform; asking for it must not fall through
+        // to detection silently.
+        if std::env::var_os(SIMULATE_ENV).is_some_and(|v| {
+            !matches!(
+                v.to_string_lossy().trim().to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no" | "off"
+            )
+        }) {
+            return Err(SevError::Conflict(format!(
+                "{SIMULATE_ENV} is set, but this build has no simulated platform (built without the `simulate` feature, as production programs are); unset it on an SEV-SNP guest, or serve a simulated guest with tsm-simulate"
+            )));
+        }
+        false
+    };
     choose_with(choice, by_env)
 }
 

@@ -25,14 +25,20 @@
 mod cache;
 pub mod certs;
 pub mod der;
+pub mod endorsement;
 mod error;
 mod platform;
 #[cfg(feature = "tsmfs")]
 pub mod tsmfs;
 
 pub use cache::{CACHE_ENV_VAR, KeyCache};
+pub use endorsement::UvmSigner;
 pub use error::SimError;
 pub use platform::{Chain, Platform, PlatformConfig, default_measurement, pem};
+
+/// The security policy a simulated guest is launched with unless given one (its SHA-256 is
+/// HOST_DATA): allow everything.
+pub const DEFAULT_SECURITY_POLICY: &str = "package policy\n\napi_version := \"0.10.0\"\nframework_version := \"0.2.3\"\n\n# csc sandbox: allow everything (simulated platform)\nmount_device := {\"allowed\": true}\nexec_in_container := {\"allowed\": true}\n";
 
 /// The environment variable that selects the simulated platform: `1` (or `true`, `yes`, `on`).
 pub const ENV_VAR: &str = "CSC_SIMULATE";

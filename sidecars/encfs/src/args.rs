@@ -27,6 +27,8 @@ usage: encfs [flags]
   -numblocks N        cache blocks per filesystem, default 32 (as azmount)
   -cafile PATH        further trusted CA certificates (PEM) for blob storage and Azure services
   -imds URL           IMDS base URL for managed identity tokens (default http://169.254.169.254)
+  -trust-ark PATH     check reports against this ARK (PEM or DER) instead of AMD's roots
+                      (test deployments against tsm-simulate; warns at start)
 ";
 
 /// Environment variable of the input (upstream's entry script).
@@ -60,6 +62,8 @@ pub struct Args {
     pub ca_file: Option<PathBuf>,
     /// IMDS base URL override.
     pub imds: Option<String>,
+    /// An ARK to check reports against instead of AMD's roots.
+    pub trust_ark: Option<PathBuf>,
 }
 
 impl fmt::Debug for Args {
@@ -77,6 +81,7 @@ impl fmt::Debug for Args {
             .field("blocks", &self.blocks)
             .field("ca_file", &self.ca_file)
             .field("imds", &self.imds)
+            .field("trust_ark", &self.trust_ark)
             .finish()
     }
 }
@@ -102,6 +107,7 @@ const VALUE_FLAGS: &[&str] = &[
     "numblocks",
     "cafile",
     "imds",
+    "trust-ark",
 ];
 const BOOL_FLAGS: &[&str] = &["help", "h"];
 
@@ -250,6 +256,7 @@ impl Args {
             blocks,
             ca_file: flag("cafile").map(|v| PathBuf::from(v.as_str())),
             imds,
+            trust_ark: flag("trust-ark").map(|v| PathBuf::from(v.as_str())),
         })
     }
 }

@@ -271,43 +271,15 @@ pub fn release_config(
     use csc_azure::certs::CertSource;
     use csc_azure::identity::Credential;
     let c = &azure_info.certcache;
-    let base = |default: CertSource| {
-        if c.endpoint.is_empty() {
-            default
-        } else {
-            let b = if c.endpoint.contains("://") {
-                c.endpoint.clone()
-            } else {
-                format!("https://{}", c.endpoint)
-            };
-            match default {
-                CertSource::Amd { .. } => CertSource::Amd { base: b },
-                CertSource::AzCache {
-                    tee_type,
-                    api_version,
-                    client_id,
-                    ..
-                } => CertSource::AzCache {
-                    base: b,
-                    tee_type: Some(c.tee_type.clone())
-                        .filter(|t| !t.is_empty())
-                        .unwrap_or(tee_type),
-                    api_version: Some(c.api_version.clone())
-                        .filter(|t| !t.is_empty())
-                        .unwrap_or(api_version),
-                    client_id: Some(c.client_id.clone())
-                        .filter(|t| !t.is_empty())
-                        .unwrap_or(client_id),
-                },
-                other => other,
-            }
-        }
-    };
-    let cert_source = match c.endpoint_type.as_str() {
-        "AMD" => base(CertSource::amd()),
-        "AzCache" => base(CertSource::azcache()),
-        _ => CertSource::local_thim(),
-    };
+    // The input was validated (endpoint_type is one of upstream's); THIM is upstream's default.
+    let cert_source = CertSource::from_certcache(
+        &c.endpoint_type,
+        &c.endpoint,
+        &c.tee_type,
+        &c.api_version,
+        &c.client_id,
+    )
+    .unwrap_or_else(|_| CertSource::local_thim());
     let client_id = Some(azure_info.identity.client_id.clone()).filter(|c| !c.is_empty());
     let credential = match imds {
         Some(base) => Credential::ManagedIdentity {
@@ -323,6 +295,23 @@ pub fn release_config(
         credential,
         ..csc_release::ReleaseConfig::default()
     }
+}
+
+/// `config` with reports checked against the ARK in `path` (`-trust-ark`, for test
+/// deployments against tsm-simulate) instead of AMD's roots; unchanged without a path.
+pub fn with_trusted_ark(
+    mut config: csc_release::ReleaseConfig,
+    path: Option<&std::path::Path>,
+) -> Result<csc_release::ReleaseConfig, crate::error::Error> {
+    if let Some(p) = path {
+        config.trust = csc_release::Trust::from_ark_file(p)
+            .map_err(|e| crate::error::Error::Usage(format!("-trust-ark: {e}")))?;
+        tracing::warn!(
+            "-trust-ark: reports are checked against the ARK in {}, not AMD's roots; use this only with a simulated guest",
+            p.display()
+        );
+    }
+    Ok(config)
 }
 
 /// Why no key file could be made.
@@ -577,7 +566,17 @@ mod tests {
         use csc_azure::certs::CertSource;
         let mut info = AzureInfo::default();
         let c = release_config(&info, csc_azure::http::HttpConfig::default(), None);
-        assert!(matches!(c.cert_source, CertSource::LocalThim { .. }));
+        assert_eq!(c.cert_source, CertSource::local_thim());
+        // LocalTHIM honours its endpoint (a simulated run must never reach 169.254.169.254).
+        info.certcache.endpoint_type = "LocalTHIM".into();
+        info.certcache.endpoint = "https://127.0.0.1:8443/metadata/THIM/amd/certification".into();
+        let c = release_config(&info, csc_azure::http::HttpConfig::default(), None);
+        assert_eq!(
+            c.cert_source,
+            CertSource::LocalThim {
+                url: "https://127.0.0.1:8443/metadata/THIM/amd/certification".into()
+            }
+        );
         info.certcache.endpoint_type = "AzCache".into();
         info.certcache.endpoint = "americas.acccache.azure.net".into();
         let c = release_config(

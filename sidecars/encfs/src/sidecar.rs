@@ -453,11 +453,14 @@ fn run_inner(args: &Args, signals: csc_mount::signals::TermSignals) -> Result<()
         );
     }
     let settings = Settings::from_args(args)?;
-    let releaser = key::SecureKeyRelease::new(key::release_config(
-        &plan.azure_info,
-        settings.http.clone(),
-        settings.imds.as_deref(),
-    ));
+    let releaser = key::SecureKeyRelease::new(key::with_trusted_ark(
+        key::release_config(
+            &plan.azure_info,
+            settings.http.clone(),
+            settings.imds.as_deref(),
+        ),
+        args.trust_ark.as_deref(),
+    )?);
     let ready = args.ready_file.as_deref();
     let (tx, rx) = std::sync::mpsc::channel::<i32>();
     let caught = Arc::new(std::sync::atomic::AtomicI32::new(0));

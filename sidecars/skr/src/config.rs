@@ -133,8 +133,16 @@ pub struct Config {
     pub server_type: ServerType,
     /// Upstream's testing switch: start with a TCB that matches nothing.
     pub allow_testing_mismatched_tcb: bool,
-    /// Use the software SNP platform and local emulators (never chosen silently).
+    /// Use the software SNP platform and local emulators (never chosen silently; only in a
+    /// build with the `sandbox` feature).
     pub simulate: bool,
+    /// Further trusted CA certificates (PEM) for the Azure services (`-cafile`).
+    pub ca_file: Option<String>,
+    /// IMDS base URL for managed identity tokens (`-imds`; default `http://169.254.169.254`).
+    pub imds: Option<String>,
+    /// Check the platform's reports against the ARK in this file instead of AMD's built-in
+    /// roots (`-trust-ark`; test deployments against `tsm-simulate`).
+    pub trust_ark: Option<String>,
     /// Wrap a file and exit instead of serving.
     pub wrap: Option<WrapMode>,
 }
@@ -164,6 +172,11 @@ pub enum ConfigError {
     /// Wrap mode is incomplete.
     #[error("wrap mode: {0}")]
     Wrap(&'static str),
+    /// `-simulate` / `CSC_SIMULATE=1` in a build without the simulator.
+    #[error(
+        "{0}: this build of skr has no simulated platform or emulators (built without the `sandbox` feature, as production images are); run the demo with `cargo run --release -p skr --features sandbox -- demo`, or point this skr at tsm-simulate and azure-emulator (-trust-ark, -cafile, -imds)"
+    )]
+    NoSimulator(&'static str),
     /// `-help` was asked for.
     #[error("help requested")]
     Help,
@@ -182,6 +195,9 @@ const VALUE_FLAGS: &[&str] = &[
     "keypath",
     "outfile",
     "listen",
+    "cafile",
+    "imds",
+    "trust-ark",
 ];
 
 /// The usage text for `-help`.
@@ -194,7 +210,13 @@ usage: skr [flags] [SkrSideCarArgs [Port]]
   -logfile PATH         append logs to PATH instead of standard error (env LogFile)
   -server_type TYPE     http (default) or grpc (env ServerType)
   -listen ADDR          address to bind instead of 127.0.0.1 (exposes key release: dangerous)
-  -simulate             use the software SNP platform and local Azure emulators (env CSC_SIMULATE=1)
+  -cafile PATH          further trusted CA certificates (PEM) for MAA, Key Vault, IMDS, THIM
+                        (SSL_CERT_FILE / SSL_CERT_DIR replace the system store, as usual)
+  -imds URL             IMDS base URL for managed identity tokens, default http://169.254.169.254
+  -trust-ark PATH       check reports against this ARK (PEM or DER) instead of AMD's roots
+                        (test deployments against tsm-simulate; warns at start)
+  -simulate             use the software SNP platform and local Azure emulators (env CSC_SIMULATE=1;
+                        only in a build with the `sandbox` feature)
   -allowTestingMismatchedTCB
                         testing only: start with a TCB that matches no certificate
   -infile F -keypath K -outfile O
@@ -350,8 +372,26 @@ impl Config {
             None => LogLevel::Warning,
         };
         let log_file = pick("logfile", "LogFile", usize::MAX).filter(|s| !s.is_empty());
-        let simulate = flag("simulate").is_some_and(|v| v == "true")
-            || env(SIMULATE_ENV).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        let by_flag = flag("simulate").is_some_and(|v| v == "true");
+        let by_env = env(SIMULATE_ENV).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        let simulate = by_flag || by_env;
+        if simulate && !cfg!(feature = "sandbox") {
+            return Err(ConfigError::NoSimulator(if by_flag {
+                "-simulate"
+            } else {
+                "CSC_SIMULATE=1"
+            }));
+        }
+        let imds = flag("imds").filter(|v| !v.is_empty());
+        if let Some(u) = &imds
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                what: "-imds",
+                value: u.clone(),
+                why: "expected an http:// or https:// URL",
+            });
+        }
         let wrap = match (flag("infile"), flag("keypath"), flag("outfile")) {
             (None, _, _) => None,
             (Some(infile), Some(keypath), Some(outfile)) => Some(WrapMode {
@@ -380,6 +420,9 @@ impl Config {
             allow_testing_mismatched_tcb: flag("allowTestingMismatchedTCB")
                 .is_some_and(|v| v == "true"),
             simulate,
+            ca_file: flag("cafile").filter(|v| !v.is_empty()),
+            imds,
+            trust_ark: flag("trust-ark").filter(|v| !v.is_empty()),
             wrap,
         })
     }
@@ -508,9 +551,53 @@ mod tests {
         let c = cfg(&["-listen", "0.0.0.0"], &[]).unwrap();
         assert!(c.exposed);
         assert!(cfg(&["-listen", "nowhere"], &[]).is_err());
+    }
+
+    #[test]
+    #[cfg(feature = "sandbox")]
+    fn simulate_when_built_with_the_sandbox() {
         let c = cfg(&["-simulate"], &[]).unwrap();
         assert!(c.simulate);
         let c = cfg(&[], &[("CSC_SIMULATE", "1")]).unwrap();
         assert!(c.simulate);
+    }
+
+    #[test]
+    #[cfg(not(feature = "sandbox"))]
+    fn production_build_refuses_simulate_with_a_message() {
+        let e = cfg(&["-simulate"], &[]).unwrap_err();
+        assert_eq!(e, ConfigError::NoSimulator("-simulate"));
+        let m = e.to_string();
+        assert!(
+            m.contains("no simulated platform") && m.contains("--features sandbox"),
+            "{m}"
+        );
+        let e = cfg(&[], &[("CSC_SIMULATE", "1")]).unwrap_err();
+        assert_eq!(e, ConfigError::NoSimulator("CSC_SIMULATE=1"));
+        assert!(cfg(&[], &[("CSC_SIMULATE", "0")]).is_ok());
+    }
+
+    #[test]
+    fn deployment_endpoints_and_trust() {
+        let c = cfg(
+            &[
+                "-cafile",
+                "/ca.pem",
+                "-imds",
+                "https://127.0.0.1:8443",
+                "-trust-ark=/ark.pem",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.ca_file.as_deref(), Some("/ca.pem"));
+        assert_eq!(c.imds.as_deref(), Some("https://127.0.0.1:8443"));
+        assert_eq!(c.trust_ark.as_deref(), Some("/ark.pem"));
+        assert!(matches!(
+            cfg(&["-imds", "169.254.169.254"], &[]),
+            Err(ConfigError::Invalid { what: "-imds", .. })
+        ));
+        let d = cfg(&[], &[]).unwrap();
+        assert!(d.ca_file.is_none() && d.imds.is_none() && d.trust_ark.is_none());
     }
 }

@@ -9,4 +9,6 @@ pub mod logging;
 pub mod run;
 pub mod secret;
 pub mod service;
+#[cfg(feature = "sandbox")]
+pub mod simulate;
 pub mod uvm;

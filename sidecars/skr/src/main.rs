@@ -20,12 +20,20 @@ fn runtime() -> tokio::runtime::Runtime {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("demo") {
-        let _ = logging::init(config::LogLevel::Warning, None);
-        if let Err(e) = runtime().block_on(run::demo()) {
-            eprintln!("skr demo: {e}");
-            std::process::exit(1);
+        #[cfg(feature = "sandbox")]
+        {
+            let _ = logging::init(config::LogLevel::Warning, None);
+            if let Err(e) = runtime().block_on(skr::simulate::demo()) {
+                eprintln!("skr demo: {e}");
+                std::process::exit(1);
+            }
+            return;
         }
-        return;
+        #[cfg(not(feature = "sandbox"))]
+        {
+            eprintln!("skr: {}", config::ConfigError::NoSimulator("demo"));
+            std::process::exit(2);
+        }
     }
     let config = match config::Config::from_args_and_env(&args, |k| std::env::var(k).ok()) {
         Ok(c) => c,

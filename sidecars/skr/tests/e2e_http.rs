@@ -198,6 +198,26 @@ fn common_decode(s: &str) -> Vec<u8> {
 }
 
 #[test]
+fn simulate_honours_the_security_policy_it_is_given() {
+    // The policy of the security context is the one the simulated platform is launched with:
+    // HOST_DATA is its SHA-256, and a key whose (upstream-standard) release policy names that
+    // HOST_DATA is released.
+    let policy = b"package policy\n\n# a test's own policy\n";
+    let skr = Skr::start_with_env(&[], &[("UVM_SECURITY_POLICY", &b64(policy))]);
+    let want: String = sha256(policy).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(skr.sim["host_data"].as_str(), Some(want.as_str()));
+    let (s, body) = call(
+        skr.addr,
+        "POST",
+        "/key/release",
+        json!({"maa_endpoint": skr.maa(), "akv_endpoint": skr.akv(), "kid": skr.kid("oct")})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(s, 200, "{body}");
+}
+
+#[test]
 fn bad_configuration_exits_with_a_message() {
     let out = std::process::Command::new(common::exe())
         .args(["-port", "notaport"])

@@ -19,7 +19,9 @@ fn emulator_faults_become_clear_errors() {
         .enable_all()
         .build()
         .unwrap();
-    let (sandbox, oct, _rsa, _) = rt.block_on(skr::run::start_sandbox(None)).unwrap();
+    let (sandbox, oct, _rsa, _) = rt
+        .block_on(skr::simulate::start_sandbox(None, None))
+        .unwrap();
     let (_attester, releaser) = csc_release::build(sandbox.release_config().unwrap()).unwrap();
     let service = Arc::new(ReleaseService::new(releaser));
     service.set_ready();

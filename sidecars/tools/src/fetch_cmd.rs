@@ -14,6 +14,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "simulate")]
 use csc_core::Product;
 use csc_core::abi::{REPORT_SIZE, size};
 use csc_core::certtable::{self, Kind};
@@ -47,6 +48,10 @@ pub fn report_data_arg(hex: &str) -> Result<[u8; size::REPORT_DATA], Failure> {
     Ok(out)
 }
 
+/// What a tool built without the `simulate` feature says when asked for the simulator.
+#[cfg(not(feature = "simulate"))]
+pub const NO_SIMULATOR: &str = "this build has no simulated platform (csc-tools was built without its `simulate` feature, as shipped); on a machine without SEV-SNP use a build with `--features simulate`, or serve one with tsm-simulate";
+
 /// The source to use, from the options shared by both tools.
 pub fn choose(args: &Args) -> Result<Chosen, Failure> {
     let mut paths = Paths::default();
@@ -70,30 +75,41 @@ pub fn choose(args: &Args) -> Result<Chosen, Failure> {
     let simulate = args.flag("simulate");
     let wants_sim_options =
         args.value("product").is_some() || args.value("report-version").is_some();
-    let simulation = if wants_sim_options {
-        let sim_by_env = csc_simulate::requested_by_env().map_err(Failure::usage)?;
-        if !(simulate || sim_by_env || force == Some(SourceKind::Simulated)) {
-            return Err(Failure::usage(
-                "--product and --report-version choose the simulated platform's part; they need --simulate",
-            ));
-        }
-        let product = crate::input::product_arg(args.value("product"))?.unwrap_or(Product::Milan);
-        let version = match args.value("report-version") {
-            None => 3,
-            Some(v) => v
-                .parse()
-                .map_err(|_| Failure::usage(format!("--report-version {v:?} is not a number")))?,
+    #[cfg(feature = "simulate")]
+    let choice = {
+        let simulation = if wants_sim_options {
+            let sim_by_env = csc_simulate::requested_by_env().map_err(Failure::usage)?;
+            if !(simulate || sim_by_env || force == Some(SourceKind::Simulated)) {
+                return Err(Failure::usage(
+                    "--product and --report-version choose the simulated platform's part; they need --simulate",
+                ));
+            }
+            let product =
+                crate::input::product_arg(args.value("product"))?.unwrap_or(Product::Milan);
+            let version = match args.value("report-version") {
+                None => 3,
+                Some(v) => v.parse().map_err(|_| {
+                    Failure::usage(format!("--report-version {v:?} is not a number"))
+                })?,
+            };
+            Some(csc_simulate::PlatformConfig::new(product, version).map_err(Failure::usage)?)
+        } else {
+            None
         };
-        Some(csc_simulate::PlatformConfig::new(product, version).map_err(Failure::usage)?)
-    } else {
-        None
+        Choice {
+            paths,
+            force,
+            simulate,
+            simulation,
+            key_cache: None,
+        }
     };
-    let choice = Choice {
-        paths,
-        force,
-        simulate,
-        simulation,
-        key_cache: None,
+    #[cfg(not(feature = "simulate"))]
+    let choice = {
+        if simulate || wants_sim_options {
+            return Err(Failure::usage(NO_SIMULATOR));
+        }
+        Choice { paths, force }
     };
     csc_sev::choose(&choice).map_err(|e| Failure::new(exit::PLATFORM, e))
 }
@@ -242,6 +258,7 @@ pub fn fetch(args: &Args) -> Result<(), Failure> {
             summary.push_str(&format!("; certificates in {dir}: {}", names.join(", ")));
         }
     }
+    #[cfg(feature = "simulate")]
     if chosen.simulated() {
         summary.push_str(&format!(
             "; {}: not evidence of real hardware",

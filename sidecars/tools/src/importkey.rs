@@ -53,7 +53,8 @@ usage: importkey -c CONFIG [-kh KEY] [-kp PEM] [-a] [-out] [-security-policy FIL
                  [-ca-file PEM] [-imds-url URL]
   -c CONFIG     import configuration (JSON: key, key_derivation, claims, identity)
   -kh KEY       oct key: a file (16, 24 or 32 bytes, or hex text) or a hex string
-  -kp PEM       RSA private key (PKCS#8 or PKCS#1 PEM) instead of a new RSA-2048 key
+  -kp PEM       RSA private key (PKCS#8 or PKCS#1 PEM) instead of a new RSA-2048 key, or for
+                an EC-HSM key an EC private key (PKCS#8 PEM) instead of a new P-256 key
   -a            get the vault token from the managed identity (IMDS)
   -out          write the 32-byte octet key to keyfile.bin (derived by HKDF for RSA keys)
   -security-policy FILE
@@ -523,6 +524,78 @@ fn rsa_material(opts: &Options, cfg: &ImportKeyConfig) -> Result<Material, Failu
     })
 }
 
+/// An EC private key (PKCS#8 DER) as a JWK (`kty` EC, `crv`, `x`, `y`, `d`).
+pub fn ec_jwk(pkcs8_der: &[u8], ops: &KeyOps) -> Result<Value, Failure> {
+    let mut buf = Zeroizing::new(vec![0u8; jwk::PRIVATE_JWK_CAPACITY]);
+    let text = jwk::render_released_key(
+        jwk::ReleasedKeyType::Ec,
+        pkcs8_der,
+        ops.as_slice(),
+        &mut buf,
+    )
+    .map_err(|e| Failure::malformed(format!("EC private key: {e}")))?;
+    serde_json::from_str(text).map_err(|e| Failure::malformed(format!("EC JWK: {e}")))
+}
+
+fn ec_material(opts: &Options, cfg: &ImportKeyConfig) -> Result<Material, Failure> {
+    if opts.key_hex.is_some() {
+        return Err(Failure::usage(
+            "-kh is for oct-HSM keys; this key is EC-HSM",
+        ));
+    }
+    let ops = key_ops(&cfg.key.key_ops)?;
+    let (der, origin) = match &opts.key_pem {
+        Some(path) => {
+            let input = Zeroizing::new(read_input(&path.display().to_string())?);
+            let der = if csc_core::pem::is_pem(&input) {
+                let mut out = Zeroizing::new(vec![0u8; input.len()]);
+                let n = csc_core::pem::decode_first(&input, "PRIVATE KEY", &mut out)
+                    .map_err(|e| {
+                        Failure::malformed(format!("EC private key (PKCS#8 PEM expected): {e}"))
+                    })?
+                    .len();
+                out.truncate(n);
+                out
+            } else {
+                input
+            };
+            (der, format!("read from {}", path.display()))
+        }
+        None => {
+            use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+            let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
+                .map_err(|e| Failure::usage(format!("EC key generation failed: {e}")))?;
+            let der = Zeroizing::new(
+                pair.to_pkcs8v1()
+                    .map_err(|_| Failure::usage("could not encode the EC key as PKCS#8"))?
+                    .as_ref()
+                    .to_vec(),
+            );
+            let path = opts.dir.join(PRIVATE_KEY_FILE);
+            write_secret_file(&path, pkcs8_pem(&der).as_bytes())?;
+            (
+                der,
+                format!(
+                    "generated (P-256); private key written to {} (mode 0600)",
+                    path.display()
+                ),
+            )
+        }
+    };
+    let jwk = ec_jwk(&der, &ops)?;
+    let crv = jwk["crv"].as_str().unwrap_or("?").to_string();
+    if opts.out {
+        return Err(Failure::usage(
+            "-out writes a key file for oct-HSM and RSA-HSM keys; this key is EC-HSM",
+        ));
+    }
+    Ok(Material {
+        jwk,
+        octet: None,
+        notes: vec![format!("EC key ({crv}) {origin}")],
+    })
+}
+
 /// Runs the tool: builds the policy and the key, writes the requested files, imports, and
 /// prints the notes, then the key id and the release policy JSON (upstream's last two lines).
 pub fn run(opts: &Options, out: &mut impl Write) -> Result<(), Failure> {
@@ -558,9 +631,10 @@ pub fn run(opts: &Options, out: &mut impl Write) -> Result<(), Failure> {
     let material = match cfg.key.kty.as_str() {
         "" | "oct-HSM" => oct_material(opts, &cfg)?,
         "RSA-HSM" => rsa_material(opts, &cfg)?,
+        "EC-HSM" => ec_material(opts, &cfg)?,
         other => {
             return Err(Failure::usage(format!(
-                "Key not supported: kty {other:?} (oct-HSM or RSA-HSM)"
+                "Key not supported: kty {other:?} (oct-HSM, RSA-HSM or EC-HSM)"
             )));
         }
     };
@@ -706,6 +780,30 @@ mod tests {
             oct_key_from_arg(junk.to_str().unwrap()).unwrap_err().code,
             crate::exit::MALFORMED
         );
+    }
+
+    #[test]
+    fn ec_jwk_from_generated_keys_of_both_curves() {
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
+        };
+        let ops = key_ops(&["sign".into(), "verify".into()]).unwrap();
+        for (alg, crv, len) in [
+            (&ECDSA_P256_SHA256_ASN1_SIGNING, "P-256", 43),
+            (&ECDSA_P384_SHA384_ASN1_SIGNING, "P-384", 64),
+        ] {
+            let der = EcdsaKeyPair::generate(alg).unwrap().to_pkcs8v1().unwrap();
+            let j = ec_jwk(der.as_ref(), &ops).unwrap();
+            assert_eq!(
+                (j["kty"].as_str(), j["crv"].as_str()),
+                (Some("EC"), Some(crv))
+            );
+            for m in ["x", "y", "d"] {
+                assert_eq!(j[m].as_str().unwrap().len(), len, "{crv} {m}");
+            }
+            assert_eq!(j["key_ops"], json!(["sign", "verify"]));
+        }
+        assert!(ec_jwk(b"not a key", &ops).is_err());
     }
 
     #[test]

@@ -12,5 +12,7 @@ pub mod policydigest;
 pub mod rfc3339;
 pub mod show;
 pub mod token;
+#[cfg(feature = "simulate")]
+pub mod tsm_simulate;
 pub mod verify_cmd;
 pub mod verify_out;

@@ -373,6 +373,46 @@ async fn rsa_key_is_generated_written_0600_and_its_derived_key_matches() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importkey_makes_an_ec_key_that_a_guest_with_the_policy_gets_back() {
+    let e = env("ec").await;
+    let cfg = e.config(
+        "tool-ec",
+        json!({"kty": "EC-HSM", "key_ops": ["sign", "verify"]}),
+    );
+    let policy_file = vector_path("csc/uvm_security_policy.base64");
+    let out = e
+        .run(
+            IMPORTKEY,
+            &[
+                "-c",
+                cfg.to_str().unwrap(),
+                "-a",
+                "-security-policy",
+                policy_file.to_str().unwrap(),
+            ],
+        )
+        .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("EC key (P-256) generated"), "{stdout}");
+    let pem_path = e.dir.join("private_key.pem");
+    assert_eq!(mode(&pem_path), 0o600);
+    let pem = std::fs::read(&pem_path).unwrap();
+    let mut der = vec![0u8; pem.len()];
+    let der = csc_core::pem::decode_first(&pem, "PRIVATE KEY", &mut der).unwrap();
+    let ops = csc_core::jwk::KeyOps::new();
+    let mine = csc_tools::importkey::ec_jwk(der, &ops).unwrap();
+    assert!(!stdout.contains(mine["d"].as_str().unwrap()));
+    // The released key (PKCS#8 DER) is the one in private_key.pem.
+    let released = e
+        .release_as_guest(&policy_bytes(), "tool-ec")
+        .await
+        .unwrap();
+    let theirs = csc_tools::importkey::ec_jwk(&released, &ops).unwrap();
+    assert_eq!(theirs, mine);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn importkey_refuses_before_sending_and_reports_vault_errors() {
     let e = env("refuse").await;
     let hsm_before = e.emu.requests(Target::Hsm);
@@ -404,7 +444,7 @@ async fn importkey_refuses_before_sending_and_reports_vault_errors() {
     );
 
     // Unsupported key type, bad -kh, -kp with an oct key, missing -c.
-    let ec = e.config("k-ec", json!({"kty": "EC-HSM"}));
+    let ec = e.config("k-dsa", json!({"kty": "DSA-HSM"}));
     let out = e
         .run(
             IMPORTKEY,

@@ -159,6 +159,66 @@ impl CertSource {
         }
     }
 
+    /// Upstream's `certcache` (`endpoint_type`, `endpoint`, `tee_type`, `api_version`,
+    /// `client_id`) as a source. `endpoint` is honoured for every type: a host (and path) as
+    /// upstream writes it (`https://` is added, `http://` for LocalTHIM, which IMDS serves
+    /// over plain HTTP), or a whole URL. An empty type means LocalTHIM, as upstream. The error
+    /// names the unknown type.
+    pub fn from_certcache(
+        endpoint_type: &str,
+        endpoint: &str,
+        tee_type: &str,
+        api_version: &str,
+        client_id: &str,
+    ) -> std::result::Result<CertSource, String> {
+        let endpoint = endpoint.trim().trim_end_matches('/');
+        let url = |default_scheme: &str| {
+            if endpoint.contains("://") {
+                endpoint.to_string()
+            } else {
+                format!("{default_scheme}://{endpoint}")
+            }
+        };
+        let given = |v: &str, default: String| {
+            if v.is_empty() { default } else { v.to_string() }
+        };
+        Ok(match endpoint_type {
+            "" | "LocalTHIM" if endpoint.is_empty() => CertSource::local_thim(),
+            "" | "LocalTHIM" => CertSource::LocalThim { url: url("http") },
+            "AMD" if endpoint.is_empty() => CertSource::amd(),
+            // Upstream's endpoint includes the `/vcek/v1` path the KDS client adds itself.
+            "AMD" => CertSource::Amd {
+                base: url("https").trim_end_matches("/vcek/v1").to_string(),
+            },
+            "AzCache" => {
+                let CertSource::AzCache {
+                    base,
+                    tee_type: t,
+                    api_version: a,
+                    client_id: c,
+                } = CertSource::azcache()
+                else {
+                    return Err("AzCache defaults".into());
+                };
+                CertSource::AzCache {
+                    base: if endpoint.is_empty() {
+                        base
+                    } else {
+                        url("https")
+                    },
+                    tee_type: given(tee_type, t),
+                    api_version: given(api_version, a),
+                    client_id: given(client_id, c),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "invalid endpoint type: {other} (certcache.endpoint_type must be AMD, AzCache or LocalTHIM)"
+                ));
+            }
+        })
+    }
+
     fn service(&self) -> Service {
         match self {
             CertSource::Amd { .. } => Service::Kds,
@@ -400,6 +460,45 @@ fn split_pem_chain(bytes: &[u8], tcb: u64, service: Service) -> Result<CertChain
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certcache_endpoint_is_honoured_for_every_type() {
+        let f = |t: &str, e: &str| CertSource::from_certcache(t, e, "", "", "").unwrap();
+        assert_eq!(f("", ""), CertSource::local_thim());
+        assert_eq!(
+            f(
+                "LocalTHIM",
+                "127.0.0.1:8443/metadata/THIM/amd/certification"
+            ),
+            CertSource::LocalThim {
+                url: "http://127.0.0.1:8443/metadata/THIM/amd/certification".into()
+            }
+        );
+        assert_eq!(
+            f("LocalTHIM", "https://localhost:1/t/"),
+            CertSource::LocalThim {
+                url: "https://localhost:1/t".into()
+            }
+        );
+        assert_eq!(
+            f("AMD", "kds.example/vcek/v1"),
+            CertSource::Amd {
+                base: "https://kds.example".into()
+            }
+        );
+        assert_eq!(f("AMD", ""), CertSource::amd());
+        let CertSource::AzCache { base, tee_type, .. } =
+            CertSource::from_certcache("AzCache", "cache.example", "SevSnpVM2", "", "").unwrap()
+        else {
+            panic!("not AzCache")
+        };
+        assert_eq!(
+            (base.as_str(), tee_type.as_str()),
+            ("https://cache.example", "SevSnpVM2")
+        );
+        let e = CertSource::from_certcache("KDS", "", "", "", "").unwrap_err();
+        assert!(e.contains("invalid endpoint type: KDS"), "{e}");
+    }
 
     #[test]
     fn thim_json_parses_and_tcbm_is_hex() {

@@ -178,7 +178,9 @@ type Inner = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// The shared HTTP client. Cheap to clone; connections are pooled.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: Inner,
+    /// Built at the first request: loading the system's roots reads every file of
+    /// /etc/ssl/certs, which would otherwise dominate a sidecar's start-up.
+    inner: Arc<std::sync::OnceLock<std::result::Result<Inner, String>>>,
     config: Arc<HttpConfig>,
 }
 
@@ -190,6 +192,47 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// The hyper client with the TLS roots of `config`.
+fn build_client(config: &HttpConfig) -> std::result::Result<Inner, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    if config.system_roots {
+        let loaded = rustls_native_certs::load_native_certs();
+        for cert in loaded.certs {
+            // A malformed system certificate is skipped, as browsers do.
+            let _ = roots.add(cert);
+        }
+    }
+    for cert in &config.extra_roots {
+        roots
+            .add(cert.clone())
+            .map_err(|e| format!("extra CA certificate rejected: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err(
+            "no trusted root certificates (system store empty and no CA file given)".into(),
+        );
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(config.connect_timeout));
+    http.set_nodelay(true);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(4)
+        .build(connector))
+}
+
 enum Attempt {
     Done(Response),
     Transport(String),
@@ -198,49 +241,31 @@ enum Attempt {
 }
 
 impl HttpClient {
-    /// Builds a client. Fails if no root certificate at all is trusted.
+    /// Builds a client. Fails if no root certificate at all can be trusted; the system's
+    /// roots are loaded at the first request (an empty system store is reported then).
     pub fn new(config: HttpConfig) -> Result<Self> {
-        let mut roots = rustls::RootCertStore::empty();
-        if config.system_roots {
-            let loaded = rustls_native_certs::load_native_certs();
-            for cert in loaded.certs {
-                // A malformed system certificate is skipped, as browsers do.
-                let _ = roots.add(cert);
-            }
+        if !config.system_roots && config.extra_roots.is_empty() {
+            return Err(Error::Config(
+                "no trusted root certificates (system store not used and no CA file given)".into(),
+            ));
         }
+        let mut check = rustls::RootCertStore::empty();
         for cert in &config.extra_roots {
-            roots
+            check
                 .add(cert.clone())
                 .map_err(|e| Error::Config(format!("extra CA certificate rejected: {e}")))?;
         }
-        if roots.is_empty() {
-            return Err(Error::Config(
-                "no trusted root certificates (system store empty and no CA file given)".into(),
-            ));
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Config(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(config.connect_timeout));
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let inner = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
-            .build(connector);
         Ok(HttpClient {
-            inner,
+            inner: Arc::new(std::sync::OnceLock::new()),
             config: Arc::new(config),
         })
+    }
+
+    fn client(&self) -> Result<&Inner> {
+        self.inner
+            .get_or_init(|| build_client(&self.config))
+            .as_ref()
+            .map_err(|e| Error::Config(e.clone()))
     }
 
     /// The configuration.
@@ -261,6 +286,8 @@ impl HttpClient {
     /// Sends a request, retrying 408/429/5xx and connection errors, and returns whatever final
     /// response came back (callers that branch on 404 or 412 use this).
     pub async fn send_any(&self, req: Request) -> Result<Response> {
+        // A client that cannot be built (no trusted roots) is not worth retrying.
+        self.client()?;
         let policy = self.config.retry;
         let started = Instant::now();
         let budget_end = started + policy.total_budget;
@@ -360,7 +387,11 @@ impl HttpClient {
             Ok(r) => r,
             Err(e) => return Attempt::Transport(format!("invalid request: {e}")),
         };
-        let response = match self.inner.request(request).await {
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(e) => return Attempt::Transport(e.to_string()),
+        };
+        let response = match client.request(request).await {
             Ok(r) => r,
             Err(e) => return Attempt::Transport(error_chain(&e)),
         };

@@ -10,7 +10,10 @@
 //! against AMD's roots, `pinned` against the ARK in `--pinned-ark FILE` (PEM or DER) for
 //! `--product Milan|Genoa|Turin` (the simulated platform's root), and the placeholder checks
 //! nothing but the presence of a PEM chain;
-//! `--compliance-status TEXT` (the x-ms-compliance-status claim when UVM endorsements are sent).
+//! `--compliance-status TEXT` (the x-ms-compliance-status claim when a UVM endorsement verifies;
+//! for `amd` and `pinned`, one signed by a certificate given with `--uvm-signer FILE`, PEM or
+//! DER, repeatable); `--hostname NAME` (repeatable): further names in the TLS certificate, for
+//! deployments that map the services' host names to this emulator.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +29,8 @@ fn usage(msg: &str) -> ! {
         "usage: azure-emulator --report-verifier amd|pinned|unchecked-signature-placeholder \
          [--pinned-ark FILE --product NAME] [--port N] \
          [--ca-file PATH] [--kds-dir DIR] [--thim FILE] [--tenant ID] [--token-lifetime SECS] \
-         [--federated-token TEXT] [--compliance-status TEXT]"
+         [--federated-token TEXT] [--compliance-status TEXT] [--uvm-signer FILE]... \
+         [--hostname NAME]..."
     );
     std::process::exit(2)
 }
@@ -44,6 +48,8 @@ fn main() {
     let mut compliance = None;
     let mut pinned_ark = None;
     let mut product = None;
+    let mut uvm_signers = Vec::new();
+    let mut hostnames = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -67,36 +73,47 @@ fn main() {
             "--compliance-status" => compliance = Some(value()),
             "--pinned-ark" => pinned_ark = Some(PathBuf::from(value())),
             "--product" => product = Some(value()),
+            "--uvm-signer" => uvm_signers.push(PathBuf::from(value())),
+            "--hostname" => hostnames.push(value()),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown flag {other}")),
         }
     }
+    let read_cert = |path: &PathBuf| {
+        let bytes =
+            std::fs::read(path).unwrap_or_else(|e| usage(&format!("{}: {e}", path.display())));
+        if csc_core::pem::is_pem(&bytes) {
+            csc_emulate::kds::pem_to_der(&bytes)
+                .unwrap_or_else(|| usage(&format!("{}: no PEM certificate", path.display())))
+        } else {
+            bytes
+        }
+    };
+    let signers: Vec<Vec<u8>> = uvm_signers.iter().map(read_cert).collect();
     let verifier: Arc<dyn csc_emulate::ReportVerifier> = match verifier.as_deref() {
         Some(csc_emulate::maa::UNCHECKED_PLACEHOLDER_NAME) => {
             Arc::new(UncheckedSignaturePlaceholder {
                 compliance_status: compliance,
             })
         }
-        Some("amd") => Arc::new(CoreReportVerifier::amd().with_compliance_status(compliance)),
+        Some("amd") => Arc::new(
+            CoreReportVerifier::amd()
+                .with_compliance_status(compliance)
+                .with_uvm_signers(signers),
+        ),
         Some("pinned") => {
             let Some(path) = pinned_ark else {
                 usage("--report-verifier pinned needs --pinned-ark FILE")
             };
-            let bytes =
-                std::fs::read(&path).unwrap_or_else(|e| usage(&format!("{}: {e}", path.display())));
-            let der = if csc_core::pem::is_pem(&bytes) {
-                csc_emulate::kds::pem_to_der(&bytes)
-                    .unwrap_or_else(|| usage(&format!("{}: no PEM certificate", path.display())))
-            } else {
-                bytes
-            };
+            let der = read_cert(&path);
             let name = product.unwrap_or_else(|| usage("--report-verifier pinned needs --product"));
             let product = csc_core::Product::from_name(&name)
                 .unwrap_or_else(|| usage(&format!("unknown product {name}")));
             Arc::new(
                 CoreReportVerifier::pinned(&der, product)
                     .unwrap_or_else(|e| usage(&e))
-                    .with_compliance_status(compliance),
+                    .with_compliance_status(compliance)
+                    .with_uvm_signers(signers),
             )
         }
         Some(other) => usage(&format!("unknown report verifier {other}")),
@@ -120,6 +137,7 @@ fn main() {
         config.token_lifetime = Duration::from_secs(s);
     }
     config.federated_token = federated;
+    config.hostnames = hostnames;
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -25,9 +25,15 @@ pub fn exe() -> &'static str {
 impl Skr {
     /// Starts `skr -simulate -port 0 -loglevel info` plus `extra`, and waits until it listens.
     pub fn start(extra: &[&str]) -> Skr {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// As [`Skr::start`], with further environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Skr {
         let mut child = Command::new(exe())
             .args(["-simulate", "-port", "0", "-loglevel", "info"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

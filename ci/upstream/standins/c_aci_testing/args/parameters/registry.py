@@ -1,0 +1,3 @@
+def parse_registry(parser):
+    import os
+    parser.add_argument("--registry", default=os.getenv("REGISTRY"))

@@ -1,0 +1,3 @@
+def parse_repository(parser):
+    import os
+    parser.add_argument("--repository", default=os.getenv("REPOSITORY"))

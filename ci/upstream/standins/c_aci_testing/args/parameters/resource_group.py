@@ -1,0 +1,3 @@
+def parse_resource_group(parser):
+    import os
+    parser.add_argument("--resource-group", default=os.getenv("RESOURCE_GROUP"))

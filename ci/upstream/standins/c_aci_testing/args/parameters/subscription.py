@@ -1,0 +1,3 @@
+def parse_subscription(parser):
+    import os
+    parser.add_argument("--subscription", default=os.getenv("SUBSCRIPTION"))

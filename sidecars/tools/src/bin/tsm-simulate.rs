@@ -1,0 +1,14 @@
+//! `tsm-simulate --mount DIR [...]`: serves a simulated SEV-SNP guest as a configfs-tsm report
+//! directory through FUSE until SIGTERM (see `csc_tools::tsm_simulate`). Needs root (FUSE).
+
+use std::process::ExitCode;
+
+use csc_tools::args::Args;
+use csc_tools::exit;
+use csc_tools::tsm_simulate;
+
+fn main() -> ExitCode {
+    let result =
+        Args::parse(std::env::args().skip(1), &[]).and_then(|args| tsm_simulate::run(&args));
+    exit::finish("tsm-simulate", result)
+}
