@@ -13,7 +13,7 @@
 
 use zeroize::Zeroize;
 
-use super::crypto::{Vmpck, VmpckId};
+use super::crypto::{MessageAead, Vmpck, VmpckId};
 use super::error::GuestError;
 use super::header::{HEADER_SIZE, MessageType};
 use super::key::{DerivedKey, KEY_REQ_SIZE, KEY_RSP_SIZE, KeyRequest, parse_key_response};
@@ -34,18 +34,19 @@ const KEY_RESPONSE_BUFFER: usize = HEADER_SIZE + KEY_RSP_SIZE;
 
 const _: () = assert!(KEY_REQ_SIZE <= REPORT_REQ_SIZE);
 
-/// The guest's side of the guest-message protocol under one VMPCK.
+/// The guest's side of the guest-message protocol under one VMPCK (`K` is the key and its
+/// AEAD: [`Vmpck`]).
 #[derive(Debug)]
-pub struct GuestChannel {
-    key: Vmpck,
+pub struct GuestChannel<K: MessageAead = Vmpck> {
+    key: K,
     id: VmpckId,
     seqno: SequenceNumbers,
 }
 
-impl GuestChannel {
+impl<K: MessageAead> GuestChannel<K> {
     /// A channel using `key` as VMPCK `id`, whose last used sequence number is `last_seqno`
     /// (0 for a key no one has used; see [`super::secrets::SecretsPage::last_seqno`]).
-    pub fn new(key: Vmpck, id: VmpckId, last_seqno: u64) -> GuestChannel {
+    pub fn new(key: K, id: VmpckId, last_seqno: u64) -> GuestChannel<K> {
         GuestChannel {
             key,
             id,

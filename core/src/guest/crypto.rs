@@ -1,6 +1,6 @@
 //! The AEAD of guest messages: AES-256-GCM (RustCrypto `aes-gcm`) keyed with a VMPCK.
 //!
-//! The nonce is the message's sequence number ([`super::header::nonce_for`]), the additional
+//! [`Vmpck`] implements [`MessageAead`]. The nonce is the message's sequence number ([`super::header::nonce_for`]), the additional
 //! data is the authenticated part of the header, the tag goes into AUTHTAG. A nonce must never
 //! be used twice with one key: [`super::seqno`] and [`super::channel`] see to that.
 
@@ -100,35 +100,67 @@ impl fmt::Display for AeadError {
     }
 }
 
-/// Encrypts `payload` in place under `header` (its MSG_SEQNO is the nonce, its authenticated
-/// part the additional data) and writes the tag into AUTHTAG.
-pub fn seal(key: &Vmpck, header: &mut RawHeader, payload: &mut [u8]) -> Result<(), AeadError> {
-    let nonce = Nonce::from(header.nonce());
-    let tag = key
-        .cipher()
-        .encrypt_inout_detached(&nonce, header.aad(), payload.into())
-        .map_err(|_| AeadError)?;
-    header.authtag.fill(0);
-    if let Some(dst) = header.authtag.get_mut(..TAG_SIZE) {
-        dst.copy_from_slice(tag.as_slice());
-    }
-    Ok(())
+/// What seals and opens guest messages. [`Vmpck`] (AES-256-GCM with RustCrypto's `aes-gcm`) is
+/// the implementation; the trait lets the message and channel logic be exercised, and its
+/// freedom from panics be link-checked, apart from the cipher.
+pub trait MessageAead {
+    /// Encrypts `payload` in place under `header` (its MSG_SEQNO is the nonce, its
+    /// authenticated part the additional data) and writes the tag into AUTHTAG.
+    fn seal(&self, header: &mut RawHeader, payload: &mut [u8]) -> Result<(), AeadError>;
+
+    /// Checks the tag of a message whose header and ciphertext are in `header` and `payload`,
+    /// and decrypts `payload` in place. On failure `payload` is left as it was.
+    fn open(&self, header: &RawHeader, payload: &mut [u8]) -> Result<(), AeadError>;
+
+    /// True when the key must not be used (wiped, or never provisioned).
+    fn is_wiped(&self) -> bool;
+
+    /// Wipes the key for good.
+    fn wipe(&mut self);
 }
 
-/// Checks the tag of a message whose header and ciphertext are in `header` and `payload`, and
-/// decrypts `payload` in place. On failure `payload` is left as it was.
-pub fn open(key: &Vmpck, header: &RawHeader, payload: &mut [u8]) -> Result<(), AeadError> {
-    let nonce = Nonce::from(header.nonce());
-    let tag = Tag::from(header.tag());
-    key.cipher()
-        .decrypt_inout_detached(&nonce, header.aad(), payload.into(), &tag)
-        .map_err(|_| AeadError)
+impl MessageAead for Vmpck {
+    fn seal(&self, header: &mut RawHeader, payload: &mut [u8]) -> Result<(), AeadError> {
+        let nonce = Nonce::from(header.nonce());
+        let tag = self
+            .cipher()
+            .encrypt_inout_detached(&nonce, header.aad(), payload.into())
+            .map_err(|_| AeadError)?;
+        header.authtag.fill(0);
+        if let Some(dst) = header.authtag.get_mut(..TAG_SIZE) {
+            dst.copy_from_slice(tag.as_slice());
+        }
+        Ok(())
+    }
+
+    fn open(&self, header: &RawHeader, payload: &mut [u8]) -> Result<(), AeadError> {
+        let nonce = Nonce::from(header.nonce());
+        let tag = Tag::from(header.tag());
+        self.cipher()
+            .decrypt_inout_detached(&nonce, header.aad(), payload.into(), &tag)
+            .map_err(|_| AeadError)
+    }
+
+    fn is_wiped(&self) -> bool {
+        Vmpck::is_wiped(self)
+    }
+
+    fn wipe(&mut self) {
+        Vmpck::wipe(self);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::guest::header::MessageType;
+
+    fn seal(key: &Vmpck, h: &mut RawHeader, p: &mut [u8]) -> Result<(), AeadError> {
+        MessageAead::seal(key, h, p)
+    }
+    fn open(key: &Vmpck, h: &RawHeader, p: &mut [u8]) -> Result<(), AeadError> {
+        MessageAead::open(key, h, p)
+    }
 
     #[test]
     fn seal_then_open_round_trips_and_any_change_is_refused() {

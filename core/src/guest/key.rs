@@ -169,21 +169,29 @@ impl GuestFields {
         self.0 & other.0 == other.0
     }
 
-    /// Reads a comma-separated list of names ([`GuestFields::NAMED`]; `-` may stand for `_`;
-    /// empty items are skipped). Returns the first unknown name on error.
+    /// Reads a comma-separated list of names ([`GuestFields::NAMED`]; case and `-` for `_` do
+    /// not matter; empty items are skipped). Returns the first unknown name on error.
     pub fn parse_list(list: &str) -> Result<GuestFields, &str> {
         let mut out = GuestFields::NONE;
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in list
+            .as_bytes()
+            .split(|b| *b == b',')
+            .map(<[u8]>::trim_ascii)
+        {
+            if item.is_empty() {
+                continue;
+            }
             let found = Self::NAMED.iter().find(|(name, _)| {
                 name.len() == item.len()
                     && name
                         .bytes()
-                        .zip(item.bytes())
-                        .all(|(n, i)| n == i.to_ascii_lowercase() || (n == b'_' && i == b'-'))
+                        .zip(item.iter())
+                        .all(|(n, i)| n == i.to_ascii_lowercase() || (n == b'_' && *i == b'-'))
             });
             match found {
                 Some((_, f)) => out = out.union(*f),
-                None => return Err(item),
+                // A piece of a str cut at ASCII bytes is itself valid UTF-8.
+                None => return Err(core::str::from_utf8(item).unwrap_or("?")),
             }
         }
         Ok(out)

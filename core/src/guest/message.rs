@@ -8,7 +8,7 @@
 
 use zerocopy::{FromBytes, IntoBytes};
 
-use super::crypto::{AeadError, Vmpck, VmpckId, open, seal};
+use super::crypto::{AeadError, MessageAead, VmpckId};
 use super::error::ResponseError;
 use super::header::{
     ALGO_AES_256_GCM, HEADER_SIZE, HEADER_VERSION, MAX_PAYLOAD, MESSAGE_VERSION, MessageType,
@@ -44,8 +44,8 @@ impl Expected {
 /// Writes a request of `msg_type` numbered `seqno` carrying `payload`, sealed with `key`, into
 /// `out`; returns the message length. Fails only if `payload` exceeds [`MAX_PAYLOAD`] or `out`
 /// is too small.
-pub fn seal_request(
-    key: &Vmpck,
+pub fn seal_request<K: MessageAead + ?Sized>(
+    key: &K,
     vmpck: VmpckId,
     msg_type: MessageType,
     seqno: u64,
@@ -63,15 +63,15 @@ pub fn seal_request(
         .split_at_mut(HEADER_SIZE);
     body.copy_from_slice(payload);
     let mut header = RawHeader::request(msg_type, seqno, vmpck.get(), size);
-    seal(key, &mut header, body)?;
+    key.seal(&mut header, body)?;
     head.copy_from_slice(header.as_bytes());
     Ok(total)
 }
 
 /// Checks the response in `message` against `expected` and decrypts its payload in place;
 /// returns the plaintext (MSG_SIZE bytes after the header).
-pub fn open_response<'b>(
-    key: &Vmpck,
+pub fn open_response<'b, K: MessageAead + ?Sized>(
+    key: &K,
     expected: &Expected,
     message: &'b mut [u8],
 ) -> Result<&'b mut [u8], ResponseError> {
@@ -90,7 +90,8 @@ pub fn open_response<'b>(
             size: end,
             capacity,
         })?;
-    open(key, &header, payload).map_err(|_| ResponseError::Authentication)?;
+    key.open(&header, payload)
+        .map_err(|_| ResponseError::Authentication)?;
     Ok(payload)
 }
 
@@ -141,6 +142,7 @@ pub fn check_header(header: &RawHeader, expected: &Expected) -> Result<(), Respo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guest::crypto::Vmpck;
     use proptest::prelude::*;
 
     fn vmpck() -> Vmpck {

@@ -7,7 +7,8 @@
 //! caller buffers, without an allocator, and never panics.
 //!
 //! - [`header`]: the 96-byte message header, message types, nonce and additional data.
-//! - [`crypto`]: the VMPCK and AES-256-GCM (RustCrypto `aes-gcm`) sealing and opening.
+//! - [`crypto`]: the VMPCK and AES-256-GCM (RustCrypto `aes-gcm`) sealing and opening, behind
+//!   the [`MessageAead`] trait.
 //! - [`seqno`]: sequence numbers, which are the nonces: spent in pairs, never reused, and
 //!   refused before they wrap around.
 //! - [`message`]: sealing a request and the response parser ([`message::open_response`]), which
@@ -36,7 +37,7 @@ pub mod transport;
 mod tests;
 
 pub use channel::{GuestChannel, REPORT_RESPONSE_BUFFER};
-pub use crypto::{Vmpck, VmpckId};
+pub use crypto::{MessageAead, Vmpck, VmpckId};
 pub use error::{GuestError, RequestError, ResponseError};
 pub use key::{DerivedKey, GuestFields, KeyRequest, KeySelect, RootKey};
 pub use report::ReportMessage;

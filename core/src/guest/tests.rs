@@ -52,7 +52,7 @@ impl Psp {
             return Err(HostError("INVALID_PARAM: sequence number"));
         }
         let mut payload = request[HEADER_SIZE..].to_vec();
-        crypto::open(&self.key, &h, &mut payload).map_err(|_| HostError("bad tag"))?;
+        crypto::MessageAead::open(&self.key, &h, &mut payload).map_err(|_| HostError("bad tag"))?;
         let rsp = match MessageType(h.msg_type) {
             MessageType::KEY_REQ => {
                 let req = KeyRequest::decode(&payload).map_err(|_| HostError("bad key req"))?;
