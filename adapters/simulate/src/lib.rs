@@ -32,6 +32,8 @@ pub mod der;
 mod error;
 mod platform;
 pub mod psp;
+#[cfg(feature = "sevguestfs")]
+pub mod sevguestfs;
 #[cfg(feature = "tsmfs")]
 pub mod tsmfs;
 
