@@ -60,8 +60,9 @@ impl Vmpck {
         self.0.iter().fold(0u8, |acc, b| acc | b) == 0
     }
 
-    /// The key bytes.
-    pub fn as_bytes(&self) -> &[u8; VMPCK_SIZE] {
+    /// The key bytes (for tests; nothing outside this module needs them).
+    #[cfg(test)]
+    pub(crate) fn as_bytes(&self) -> &[u8; VMPCK_SIZE] {
         &self.0
     }
 
