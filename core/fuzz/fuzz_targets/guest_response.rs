@@ -41,8 +41,19 @@ fuzz_target!(|data: &[u8]| {
         }
         // Any other sequence number, type or key is refused.
         let mut again = vec![0u8; msg.len()];
-        seal_request(&key, id, expected.msg_type, expected.seqno, body, &mut again).unwrap();
-        let replay = Expected { seqno: expected.seqno + 2, ..expected };
+        seal_request(
+            &key,
+            id,
+            expected.msg_type,
+            expected.seqno,
+            body,
+            &mut again,
+        )
+        .unwrap();
+        let replay = Expected {
+            seqno: expected.seqno + 2,
+            ..expected
+        };
         assert!(open_response(&key, &replay, &mut again.clone()).is_err());
         assert!(open_response(&Vmpck::new([0x43; 32]), &expected, &mut again).is_err());
     }
@@ -52,7 +63,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&r.encode()[..], body, "a decoded key request encodes back");
     }
     if let Ok(m) = ReportMessage::decode(body) {
-        assert_eq!(&m.encode()[..], body, "a decoded report request encodes back");
+        assert_eq!(
+            &m.encode()[..],
+            body,
+            "a decoded report request encodes back"
+        );
     }
     if let Ok(page) = SecretsPage::parse(data) {
         let _ = (page.last_seqno(id), page.channel(id).is_ok());

@@ -69,6 +69,12 @@ fn vmgexit_guest_request(request: &[u8; PAGE_SIZE], response: &mut [u8; PAGE_SIZ
     black_box(0)
 }
 
+/// The key of VMPL 0, which this firmware runs at.
+const VMPCK0: VmpckId = match VmpckId::new(0) {
+    Some(id) => id,
+    None => panic!("VMPCK0 exists"),
+};
+
 /// Why firmware_main stopped (0 = attested and sealed).
 #[repr(u32)]
 enum Outcome {
@@ -84,16 +90,12 @@ enum Outcome {
 #[unsafe(no_mangle)]
 #[inline(never)]
 pub extern "C" fn firmware_main(vcek_len: usize) -> u32 {
+    let (page, pages) = (&raw mut CSC_SECRETS_PAGE, &raw mut CSC_SHARED_PAGES);
     // SAFETY: single-threaded firmware; this is the only code touching the secrets page and the
-    // shared pages, and it runs once.
-    let (page, pages) = unsafe {
-        (
-            &mut *(&raw mut CSC_SECRETS_PAGE),
-            &mut *(&raw mut CSC_SHARED_PAGES),
-        )
-    };
+    // shared pages, and it runs once, so these are the only references to them.
+    let (page, pages) = unsafe { (&mut *page, &mut *pages) };
     let page: &mut [u8; SECRETS_PAGE_SIZE] = black_box(page);
-    let id = VmpckId::new(0).unwrap_or_else(|| loop {});
+    let id = VMPCK0;
     let mut channel = match SecretsPage::parse(&page[..]) {
         Err(_) => return Outcome::NoSecretsPage as u32,
         Ok(s) => match s.channel(id) {
@@ -111,7 +113,12 @@ pub extern "C" fn firmware_main(vcek_len: usize) -> u32 {
         Ok(report) => {
             let host_vcek: &[u8] = black_box(&CSC_HOST_VCEK[..]);
             let vcek = host_vcek.get(..vcek_len).unwrap_or(host_vcek);
-            match verify(&CoreCrypto, &report, &Evidence::signer(vcek), &VerifyOptions::default()) {
+            match verify(
+                &CoreCrypto,
+                &report,
+                &Evidence::signer(vcek),
+                &VerifyOptions::default(),
+            ) {
                 Err(_) => Outcome::NotVerified,
                 Ok(_) => {
                     // A sealing key only this launch measurement and policy can get again.
