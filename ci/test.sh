@@ -35,6 +35,9 @@ size_line=$(ci/nopanic.sh | tee /dev/stderr | tail -1)
 step "stack and code size of verification (thumbv7em)"
 ci/stack.sh
 
+step "firmware-style example (x86_64-unknown-none): code size and stack"
+firmware_line=$(ci/firmware.sh | tee /dev/stderr | tail -1)
+
 step "deployment examples"
 examples_line=$(python3 examples/validate.py | tee /dev/stderr | tail -1)
 
@@ -51,4 +54,4 @@ fuzz_line=$(FUZZ_SECONDS=${FUZZ_SECONDS:-5} ci/fuzz.sh | tee /dev/stderr | tail 
 
 elapsed=$(( $(date +%s) - start ))
 echo
-echo "SUMMARY: ok; $tests tests passed; $size_line; $examples_line; $images_line; $upstream_line; $fuzz_line; ${elapsed}s"
+echo "SUMMARY: ok; $tests tests passed; $size_line; $firmware_line; $examples_line; $images_line; $upstream_line; $fuzz_line; ${elapsed}s"

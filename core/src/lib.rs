@@ -14,6 +14,8 @@
 //! - [`certtable`]: the extended-report certificate table (GUID, offset, length entries).
 //! - [`verify`]: report signature, AMD chain, CRL and report/certificate binding, behind a
 //!   crypto backend trait; [`policy`]: a relying party's expectations, checked separately.
+//! - [`guest`]: SNP guest messages to the PSP without a kernel driver (reports and derived
+//!   keys over a caller-supplied transport).
 //! - [`keywrap`], [`rsa`], [`jwk`], [`secret`]: released-key unwrap (AES-KW/KWP, constant-time
 //!   blinded RSA-OAEP, Key Vault's RSA-AES formats, key readers, HKDF), JWK rendering, and key
 //!   material that wipes itself.
@@ -52,6 +54,7 @@ pub mod cert;
 pub mod certtable;
 pub mod der;
 pub mod error;
+pub mod guest;
 pub mod hcl;
 pub mod hex;
 pub mod input;

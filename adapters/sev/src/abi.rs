@@ -2,10 +2,11 @@
 //! the only unsafe code of the crate (three `ioctl(2)` calls).
 //!
 //! Sources: Linux `include/uapi/linux/sev-guest.h` (6.1+: `snp_report_req`, `snp_report_resp`,
-//! `snp_ext_report_req`, `snp_guest_request_ioctl`, `SNP_GET_REPORT`, `SNP_GET_EXT_REPORT`),
+//! `snp_derived_key_req`, `snp_derived_key_resp`, `snp_ext_report_req`,
+//! `snp_guest_request_ioctl`, `SNP_GET_REPORT`, `SNP_GET_DERIVED_KEY`, `SNP_GET_EXT_REPORT`),
 //! the out-of-tree SNP guest driver of the 5.15 kernels that ACI's utility VMs ran (`/dev/sev`,
 //! `SEV_SNP_GUEST_MSG_REPORT`), and the AMD SEV-SNP firmware ABI (MSG_REPORT_REQ and
-//! MSG_REPORT_RSP). Layouts are asserted at compile time and tested against the literal values
+//! MSG_REPORT_RSP, MSG_KEY_REQ and MSG_KEY_RSP). Layouts are asserted at compile time and tested against the literal values
 //! of the specification.
 #![allow(unsafe_code)]
 
@@ -28,6 +29,8 @@ pub const IOC_TYPE: u8 = b'S';
 
 /// `SNP_GET_REPORT` of `/dev/sev-guest` (Linux 6.1+).
 pub const SNP_GET_REPORT: u32 = iowr(IOC_TYPE, 0, size_of::<SnpGuestRequestIoctl>());
+/// `SNP_GET_DERIVED_KEY` of `/dev/sev-guest` (Linux 6.1+).
+pub const SNP_GET_DERIVED_KEY: u32 = iowr(IOC_TYPE, 1, size_of::<SnpGuestRequestIoctl>());
 /// `SNP_GET_EXT_REPORT` of `/dev/sev-guest` (Linux 6.1+).
 pub const SNP_GET_EXT_REPORT: u32 = iowr(IOC_TYPE, 2, size_of::<SnpGuestRequestIoctl>());
 /// `SEV_SNP_GUEST_MSG_REPORT` of `/dev/sev` (the 5.15 guest driver).
@@ -42,6 +45,8 @@ pub const MSG_REPORT_RSP: u8 = 6;
 
 /// Size of `snp_report_resp`, the response buffer of `/dev/sev-guest`.
 pub const SNP_REPORT_RESP_SIZE: usize = 4000;
+/// Size of `snp_derived_key_resp`: the decrypted MSG_KEY_RSP (STATUS, reserved, DERIVED_KEY).
+pub const SNP_DERIVED_KEY_RESP_SIZE: usize = 64;
 /// Size of MSG_REPORT_RSP as `/dev/sev` returns it (header, report, padding).
 pub const LEGACY_RESP_SIZE: usize = 1280;
 /// Offset of the report in MSG_REPORT_RSP.
@@ -57,6 +62,41 @@ pub struct SnpReportReq {
     pub vmpl: u32,
     /// Reserved, zero (newer firmware: KEY_SEL in bits 1:0 of the first u32; 0 = default key).
     pub rsvd: [u8; 28],
+}
+
+/// MSG_KEY_REQ (`snp_derived_key_req`), which the kernel passes to the firmware unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct SnpDerivedKeyReq {
+    /// ROOT_KEY_SELECT in bit 0 (0 = VCEK, 1 = VMRK), KEY_SEL in bits 2:1 (ABI 1.55+).
+    pub root_key_select: u32,
+    /// Reserved, zero.
+    pub rsvd: u32,
+    /// GUEST_FIELD_SELECT.
+    pub guest_field_select: u64,
+    /// VMPL to mix in.
+    pub vmpl: u32,
+    /// GUEST_SVN to mix in.
+    pub guest_svn: u32,
+    /// TCB_VERSION to mix in.
+    pub tcb_version: u64,
+}
+
+impl SnpDerivedKeyReq {
+    /// The kernel struct for `request`, field by field from the core's MSG_KEY_REQ encoding.
+    pub fn new(request: &csc_core::guest::KeyRequest) -> Self {
+        let b = request.encode();
+        let u32_at = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let u64_at = |at: usize| u64::from(u32_at(at)) | (u64::from(u32_at(at + 4)) << 32);
+        SnpDerivedKeyReq {
+            root_key_select: u32_at(0),
+            rsvd: u32_at(4),
+            guest_field_select: u64_at(8),
+            vmpl: u32_at(16),
+            guest_svn: u32_at(20),
+            tcb_version: u64_at(24),
+        }
+    }
 }
 
 /// `snp_ext_report_req`: a report request plus where to put the host's certificates.
@@ -125,6 +165,12 @@ const _: () = {
     use core::mem::offset_of;
     assert!(size_of::<SnpReportReq>() == 96);
     assert!(offset_of!(SnpReportReq, vmpl) == 64);
+    assert!(size_of::<SnpDerivedKeyReq>() == csc_core::guest::key::KEY_REQ_SIZE);
+    assert!(offset_of!(SnpDerivedKeyReq, guest_field_select) == 8);
+    assert!(offset_of!(SnpDerivedKeyReq, vmpl) == 16);
+    assert!(offset_of!(SnpDerivedKeyReq, guest_svn) == 20);
+    assert!(offset_of!(SnpDerivedKeyReq, tcb_version) == 24);
+    assert!(SNP_DERIVED_KEY_RESP_SIZE == csc_core::guest::key::KEY_RSP_SIZE);
     assert!(size_of::<SnpExtReportReq>() == 112);
     assert!(offset_of!(SnpExtReportReq, certs_address) == 96);
     assert!(offset_of!(SnpExtReportReq, certs_len) == 104);
@@ -189,6 +235,36 @@ pub fn snp_get_report(
     // `resp_data` to a 4000-byte buffer the kernel writes at most 4000 bytes into. Both outlive
     // the call, which is synchronous.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), SNP_GET_REPORT as libc::Ioctl, &raw mut arg) };
+    Outcome {
+        result: check(rc),
+        error_word: arg.exitinfo2,
+    }
+}
+
+/// `SNP_GET_DERIVED_KEY`: `req` in, `resp` (64 bytes: the decrypted MSG_KEY_RSP) out.
+pub fn snp_get_derived_key(
+    fd: BorrowedFd<'_>,
+    req: &SnpDerivedKeyReq,
+    resp: &mut [u8; SNP_DERIVED_KEY_RESP_SIZE],
+) -> Outcome {
+    let mut arg = SnpGuestRequestIoctl {
+        msg_version: MSG_VERSION,
+        req_data: std::ptr::from_ref(req) as u64,
+        resp_data: resp.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: `fd` is an open descriptor borrowed for the call. `arg` is a live, exclusively
+    // borrowed `snp_guest_request_ioctl` (layout asserted above) whose size the request number
+    // encodes; its `req_data` points to a 32-byte `snp_derived_key_req` the kernel only reads
+    // and `resp_data` to a 64-byte buffer the kernel writes at most 64 bytes into. Both outlive
+    // the call, which is synchronous.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            SNP_GET_DERIVED_KEY as libc::Ioctl,
+            &raw mut arg,
+        )
+    };
     Outcome {
         result: check(rc),
         error_word: arg.exitinfo2,
@@ -286,7 +362,8 @@ mod tests {
         assert_eq!(SNP_GET_REPORT, 0xC020_5300);
         assert_eq!(SNP_GET_EXT_REPORT, 0xC020_5302);
         assert_eq!(SEV_SNP_GUEST_MSG_REPORT, 0xC028_5301);
-        // SNP_GET_DERIVED_KEY, the one in between, for the formula's sake.
+        // SNP_GET_DERIVED_KEY: _IOWR('S', 1, 32).
+        assert_eq!(SNP_GET_DERIVED_KEY, 0xC020_5301);
         assert_eq!(iowr(b'S', 1, 32), 0xC020_5301);
         // A well-known ioctl of another driver checks the formula independently:
         // KVM_GET_MSR_INDEX_LIST = _IOWR(0xAE, 0x02, struct kvm_msr_list (4 bytes)).
@@ -298,6 +375,14 @@ mod tests {
         assert_eq!(size_of::<SnpReportReq>(), 96);
         assert_eq!(offset_of!(SnpReportReq, user_data), 0);
         assert_eq!(offset_of!(SnpReportReq, vmpl), 64);
+        assert_eq!(size_of::<SnpDerivedKeyReq>(), 32);
+        assert_eq!(offset_of!(SnpDerivedKeyReq, root_key_select), 0);
+        assert_eq!(offset_of!(SnpDerivedKeyReq, rsvd), 4);
+        assert_eq!(offset_of!(SnpDerivedKeyReq, guest_field_select), 8);
+        assert_eq!(offset_of!(SnpDerivedKeyReq, vmpl), 16);
+        assert_eq!(offset_of!(SnpDerivedKeyReq, guest_svn), 20);
+        assert_eq!(offset_of!(SnpDerivedKeyReq, tcb_version), 24);
+        assert_eq!(SNP_DERIVED_KEY_RESP_SIZE, 64);
         assert_eq!(size_of::<SnpExtReportReq>(), 112);
         assert_eq!(offset_of!(SnpExtReportReq, certs_address), 96);
         assert_eq!(offset_of!(SnpExtReportReq, certs_len), 104);
@@ -335,6 +420,36 @@ mod tests {
     }
 
     #[test]
+    fn derived_key_request_is_the_firmware_message() {
+        use csc_core::guest::{GuestFields, KeyRequest, KeySelect, RootKey};
+        use csc_core::source::Vmpl;
+        let r = KeyRequest {
+            root_key: RootKey::Vmrk,
+            key_select: KeySelect::Vcek,
+            fields: GuestFields::MEASUREMENT.union(GuestFields::TCB_VERSION),
+            vmpl: Vmpl::new(3).unwrap(),
+            guest_svn: 7,
+            tcb_version: 0xDB18_0000_0000_0004,
+        };
+        let k = SnpDerivedKeyReq::new(&r);
+        // Literal values: ROOT_KEY_SELECT=1 | KEY_SEL=1<<1, fields bits 3 and 5.
+        assert_eq!(k.root_key_select, 0b011);
+        assert_eq!(k.rsvd, 0);
+        assert_eq!(k.guest_field_select, 0b10_1000);
+        assert_eq!((k.vmpl, k.guest_svn), (3, 7));
+        assert_eq!(k.tcb_version, 0xDB18_0000_0000_0004);
+        // The struct's bytes in memory are the MSG_KEY_REQ the core encodes.
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&k.root_key_select.to_le_bytes());
+        bytes.extend_from_slice(&k.rsvd.to_le_bytes());
+        bytes.extend_from_slice(&k.guest_field_select.to_le_bytes());
+        bytes.extend_from_slice(&k.vmpl.to_le_bytes());
+        bytes.extend_from_slice(&k.guest_svn.to_le_bytes());
+        bytes.extend_from_slice(&k.tcb_version.to_le_bytes());
+        assert_eq!(bytes, r.encode());
+    }
+
+    #[test]
     fn a_regular_file_is_not_a_guest_device() {
         // ENOTTY is what a kernel without the driver (or the wrong file) answers.
         let f = std::fs::File::open("/dev/null").unwrap();
@@ -353,6 +468,9 @@ mod tests {
         let out = snp_get_ext_report(f.as_fd(), &mut ext, &mut resp, &mut certs);
         assert_eq!(out.result.unwrap_err().raw_os_error(), Some(libc::ENOTTY));
         assert_eq!(ext.certs_len, 4096);
+        let mut key = [0u8; SNP_DERIVED_KEY_RESP_SIZE];
+        let out = snp_get_derived_key(f.as_fd(), &SnpDerivedKeyReq::default(), &mut key);
+        assert_eq!(out.result.unwrap_err().raw_os_error(), Some(libc::ENOTTY));
         let mut legacy = [0u8; LEGACY_RESP_SIZE];
         let out = legacy_get_report(f.as_fd(), &req, &mut legacy);
         assert_eq!(out.result.unwrap_err().raw_os_error(), Some(libc::ENOTTY));

@@ -36,7 +36,7 @@ pub enum SevError {
         hint: &'static str,
     },
     /// The firmware refused the request.
-    #[error("{path}: the SEV firmware refused the report request: {status}")]
+    #[error("{path}: the SEV firmware refused the guest request: {status}")]
     Firmware {
         /// The device.
         path: PathBuf,
@@ -44,7 +44,7 @@ pub enum SevError {
         status: FirmwareStatus,
     },
     /// The hypervisor refused the request.
-    #[error("{path}: the host refused the report request: {status}")]
+    #[error("{path}: the host refused the guest request: {status}")]
     Vmm {
         /// The device.
         path: PathBuf,

@@ -29,51 +29,9 @@ pub fn split_exitinfo2(v: u64) -> (u32, u32) {
 pub struct FirmwareStatus(pub u32);
 
 impl FirmwareStatus {
-    /// The SEV_RET name of the code, if known.
+    /// The SEV_RET name of the code, if known (the core's table).
     pub fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            0x00 => "SUCCESS",
-            0x01 => "INVALID_PLATFORM_STATE",
-            0x02 => "INVALID_GUEST_STATE",
-            0x03 => "INVALID_CONFIG",
-            0x04 => "INVALID_LEN",
-            0x05 => "ALREADY_OWNED",
-            0x06 => "INVALID_CERTIFICATE",
-            0x07 => "POLICY_FAILURE",
-            0x08 => "INACTIVE",
-            0x09 => "INVALID_ADDRESS",
-            0x0A => "BAD_SIGNATURE",
-            0x0B => "BAD_MEASUREMENT",
-            0x0C => "ASID_OWNED",
-            0x0D => "INVALID_ASID",
-            0x0E => "WBINVD_REQUIRED",
-            0x0F => "DFFLUSH_REQUIRED",
-            0x10 => "INVALID_GUEST",
-            0x11 => "INVALID_COMMAND",
-            0x12 => "ACTIVE",
-            0x13 => "HWERROR_PLATFORM",
-            0x14 => "HWERROR_UNSAFE",
-            0x15 => "UNSUPPORTED",
-            0x16 => "INVALID_PARAM",
-            0x17 => "RESOURCE_LIMIT",
-            0x18 => "SECURE_DATA_INVALID",
-            0x19 => "INVALID_PAGE_SIZE",
-            0x1A => "INVALID_PAGE_STATE",
-            0x1B => "INVALID_MDATA_ENTRY",
-            0x1C => "INVALID_PAGE_OWNER",
-            0x1D => "AEAD_OFLOW",
-            0x1F => "RING_BUFFER_EXIT",
-            0x20 => "RMP_INIT_REQUIRED",
-            0x21 => "BAD_SVN",
-            0x22 => "BAD_VERSION",
-            0x23 => "SHUTDOWN_REQUIRED",
-            0x24 => "UPDATE_FAILED",
-            0x25 => "RESTORE_REQUIRED",
-            0x26 => "RMP_INITIALIZATION_FAILED",
-            0x27 => "INVALID_KEY",
-            FW_NO_CALL => "NO_FW_CALL",
-            _ => return None,
-        })
+        csc_core::guest::FirmwareStatus(self.0).name()
     }
 
     /// What it means for a guest asking for a report, and what to do.

@@ -1,5 +1,5 @@
-//! `/dev/sev-guest` (Linux 6.1+): `SNP_GET_REPORT` and `SNP_GET_EXT_REPORT`, and `/dev/sev`
-//! of the 5.15 guest kernels: `SEV_SNP_GUEST_MSG_REPORT`.
+//! `/dev/sev-guest` (Linux 6.1+): `SNP_GET_REPORT`, `SNP_GET_EXT_REPORT` and
+//! `SNP_GET_DERIVED_KEY`, and `/dev/sev` of the 5.15 guest kernels: `SEV_SNP_GUEST_MSG_REPORT`.
 //!
 //! Each request opens the device, issues one ioctl and closes it again (the descriptor is an
 //! `OwnedFd`, closed on every path including errors), so nothing is held between requests.
@@ -10,9 +10,11 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use csc_core::abi::REPORT_SIZE;
+use csc_core::guest::{DerivedKey, KeyRequest, ResponseError};
 use csc_core::source::ReportRequest;
+use zeroize::Zeroize;
 
-use crate::abi::{self, Outcome, SnpExtReportReq, SnpReportReq};
+use crate::abi::{self, Outcome, SnpDerivedKeyReq, SnpExtReportReq, SnpReportReq};
 use crate::certtable;
 use crate::error::SevError;
 use crate::fw::{self, FirmwareStatus, VmmStatus};
@@ -125,6 +127,21 @@ pub(crate) fn report_from_response(
     Ok(out)
 }
 
+/// The key inside MSG_KEY_RSP: STATUS must be 0.
+pub(crate) fn key_from_response(path: &Path, resp: &[u8]) -> Result<DerivedKey, SevError> {
+    csc_core::guest::key::parse_key_response(resp).map_err(|e| match e {
+        ResponseError::Status { status, .. } => SevError::Firmware {
+            path: path.to_path_buf(),
+            status: FirmwareStatus(status.0),
+        },
+        _ => SevError::Short {
+            what: format!("MSG_KEY_RSP from {}", path.display()),
+            expected: abi::SNP_DERIVED_KEY_RESP_SIZE,
+            actual: resp.len(),
+        },
+    })
+}
+
 /// The SNP guest driver of Linux 6.1 and later.
 #[derive(Debug, Clone)]
 pub struct SevGuest {
@@ -158,6 +175,28 @@ impl SevGuest {
             ENOTTY_SEV_GUEST,
         )?;
         report_from_response(&self.path, &resp[..])
+    }
+
+    /// A key derived by the PSP for `request` (blocking): `SNP_GET_DERIVED_KEY`. The kernel
+    /// returns the decrypted MSG_KEY_RSP; its STATUS is checked here, and the response buffer
+    /// is wiped once the key is out.
+    pub fn derived_key(&self, request: &KeyRequest) -> Result<DerivedKey, SevError> {
+        let file = open(&self.path)?;
+        let req = SnpDerivedKeyReq::new(request);
+        let mut resp = [0u8; abi::SNP_DERIVED_KEY_RESP_SIZE];
+        let out = abi::snp_get_derived_key(file.as_fd(), &req, &mut resp);
+        drop(file);
+        let result = interpret(
+            &self.path,
+            "SNP_GET_DERIVED_KEY",
+            abi::SNP_GET_DERIVED_KEY,
+            out,
+            true,
+            ENOTTY_SEV_GUEST,
+        )
+        .and_then(|()| key_from_response(&self.path, &resp));
+        resp.zeroize();
+        result
     }
 
     /// A report and the host's certificate table (blocking). The table is empty when the host
@@ -281,6 +320,10 @@ mod tests {
             .extended_report(&req())
             .unwrap_err();
         assert!(matches!(e, SevError::Missing { .. }), "{e}");
+        let e = SevGuest::new("/nonexistent/sev-guest")
+            .derived_key(&KeyRequest::default())
+            .unwrap_err();
+        assert!(matches!(e, SevError::Missing { .. }), "{e}");
     }
 
     #[test]
@@ -296,6 +339,13 @@ mod tests {
             let e = SevGuest::new(path).extended_report(&req()).unwrap_err();
             assert!(
                 e.to_string().contains("SNP_GET_EXT_REPORT (0xC0205302)"),
+                "{e}"
+            );
+            let e = SevGuest::new(path)
+                .derived_key(&KeyRequest::default())
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("SNP_GET_DERIVED_KEY (0xC0205301)"),
                 "{e}"
             );
             let e = LegacySev::new(path).report(&req()).unwrap_err();
@@ -334,6 +384,24 @@ mod tests {
             error_word: 0,
         };
         assert!(interpret(p, "X", 1, ok, true, "").is_ok());
+    }
+
+    #[test]
+    fn key_responses_are_checked() {
+        let p = Path::new("/dev/sev-guest");
+        let mut resp = [0u8; abi::SNP_DERIVED_KEY_RESP_SIZE];
+        resp[0x20..].copy_from_slice(&[0xAB; 32]);
+        assert_eq!(key_from_response(p, &resp).unwrap().as_bytes(), &[0xAB; 32]);
+        resp[0] = 0x16;
+        let e = key_from_response(p, &resp).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("refused the guest request: 0x16 INVALID_PARAM"),
+            "{e}"
+        );
+        resp[0] = 0;
+        let e = key_from_response(p, &resp[..40]).unwrap_err();
+        assert!(matches!(e, SevError::Short { .. }), "{e}");
     }
 
     #[test]

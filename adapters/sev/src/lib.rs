@@ -12,7 +12,9 @@
 //!   ioctl (ENOTTY), firmware and VMM status codes decoded, short answers, configfs races.
 //!   Every request opens its device and closes it before returning.
 //!
-//! The only unsafe code is in [`abi`]: the three ioctl calls, each with its safety argument.
+//! - [`SevGuest::derived_key`]: keys the PSP derives for this guest (`SNP_GET_DERIVED_KEY`).
+//!
+//! The only unsafe code is in [`abi`]: the four ioctl calls, each with its safety argument.
 
 pub mod abi;
 mod blocking;
@@ -28,4 +30,5 @@ pub use error::SevError;
 pub use guest::{CERTS_LIMIT, INITIAL_CERT_PAGES, LegacySev, SEV_GUEST_PATH, SEV_PATH, SevGuest};
 pub use select::{
     Choice, Chosen, Detection, Paths, SIMULATE_ENV, Source, SourceKind, choose, detect,
+    simulation_requested_by_env,
 };

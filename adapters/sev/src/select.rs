@@ -335,12 +335,18 @@ impl Chosen {
 /// [`csc_simulate::ENV_VAR`], or forcing `simulated`), else a forced kind, else detection.
 /// When the simulated platform is chosen, [`csc_simulate::WARNING`] is printed on stderr.
 pub fn choose(choice: &Choice) -> Result<Chosen, SevError> {
+    choose_with(choice, simulation_requested_by_env()?)
+}
+
+/// Whether [`SIMULATE_ENV`] asks for the simulated platform. A build without the simulator
+/// refuses the request (an error) instead of letting it fall through to detection silently.
+pub fn simulation_requested_by_env() -> Result<bool, SevError> {
     #[cfg(feature = "simulate")]
-    let by_env = csc_simulate::requested_by_env()?;
+    {
+        Ok(csc_simulate::requested_by_env()?)
+    }
     #[cfg(not(feature = "simulate"))]
-    let by_env = {
-        // A production build has no simulated platform; asking for it must not fall through
-        // to detection silently.
+    {
         if std::env::var_os(SIMULATE_ENV).is_some_and(|v| {
             !matches!(
                 v.to_string_lossy().trim().to_ascii_lowercase().as_str(),
@@ -351,9 +357,8 @@ pub fn choose(choice: &Choice) -> Result<Chosen, SevError> {
                 "{SIMULATE_ENV} is set, but this build has no simulated platform (built without the `simulate` feature, as production programs are); unset it on an SEV-SNP guest, or serve a simulated guest with tsm-simulate"
             )));
         }
-        false
-    };
-    choose_with(choice, by_env)
+        Ok(false)
+    }
 }
 
 /// [`choose`] with the environment variable's answer given.

@@ -6,6 +6,10 @@
 //! out. It implements the core's [`ReportSource`](csc_core::source::ReportSource), so anything
 //! above it runs unchanged on a machine without SNP hardware.
 //!
+//! [`SimulatedPsp`] speaks the PSP's side of SNP guest messages (VMPCKs, sequence numbers,
+//! MSG_REPORT_REQ and MSG_KEY_REQ with deterministic derived keys), so the core's guest-message
+//! layer runs end to end without hardware.
+//!
 //! Its reports verify only when its own ARK is pinned ([`Platform::ark_der`]); against AMD's
 //! roots they fail. It is never chosen silently: only when asked by name (a `--simulate` flag or
 //! [`ENV_VAR`]`=1`), and every output made with it says so ([`WARNING`], [`MARKER`]).
@@ -28,6 +32,9 @@ pub mod der;
 pub mod endorsement;
 mod error;
 mod platform;
+pub mod psp;
+#[cfg(feature = "sevguestfs")]
+pub mod sevguestfs;
 #[cfg(feature = "tsmfs")]
 pub mod tsmfs;
 
@@ -35,6 +42,7 @@ pub use cache::{CACHE_ENV_VAR, KeyCache};
 pub use endorsement::UvmSigner;
 pub use error::SimError;
 pub use platform::{Chain, Platform, PlatformConfig, default_measurement, pem};
+pub use psp::{PspTransport, SimulatedPsp};
 
 /// The security policy a simulated guest is launched with unless given one (its SHA-256 is
 /// HOST_DATA): allow everything.

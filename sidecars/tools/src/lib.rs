@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod azure;
+pub mod derive_cmd;
 pub mod exit;
 pub mod fetch_cmd;
 pub mod importkey;

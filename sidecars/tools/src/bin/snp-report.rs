@@ -4,6 +4,7 @@
 //! snp-report show FILE [--json] [--product milan|genoa|turin]
 //! snp-report fetch [--report-data HEX] [--vmpl N] [--certs-out DIR] [--out FILE] [--hex] [--simulate]
 //! snp-report verify FILE [--vcek FILE] [--chain FILE] [--crl FILE] [--certs FILE] ... [--json]
+//! snp-report derive-key --field LIST [--vmpl N] [--svn N] [--tcb HEX] [--out FILE] [--simulate]
 //! ```
 //! FILE is a raw 1184-byte report, hex text (as `get-snp-report` prints), or an Azure vTPM HCL
 //! report; `-` reads standard input.
@@ -17,7 +18,8 @@ use csc_tools::show;
 
 const USAGE: &str = "usage: snp-report show FILE [--json] [--product milan|genoa|turin]\n       \
 snp-report fetch [--report-data HEX] [--vmpl N] [--certs-out DIR] [--out FILE] [--hex] [--simulate]\n       \
-snp-report verify FILE [--vcek FILE] [--chain FILE] [--crl FILE] [--certs FILE] [--json] (verify --help for more)";
+snp-report verify FILE [--vcek FILE] [--chain FILE] [--crl FILE] [--certs FILE] [--json] (verify --help for more)\n       \
+snp-report derive-key --field LIST [--vmpl N] [--svn N] [--tcb HEX] [--out FILE] [--simulate] (derive-key --help for more)";
 
 fn show(args: &Args) -> Result<(), Failure> {
     args.reject_unknown(&["json", "product"])?;
@@ -53,6 +55,7 @@ fn run() -> Result<(), Failure> {
         match args.positional().first().map(String::as_str) {
             Some("verify") => println!("{}", csc_tools::verify_cmd::USAGE),
             Some("fetch") => println!("{}", csc_tools::fetch_cmd::USAGE),
+            Some("derive-key") => println!("{}", csc_tools::derive_cmd::USAGE),
             _ => println!("{USAGE}"),
         }
         return Ok(());
@@ -61,6 +64,7 @@ fn run() -> Result<(), Failure> {
         Some("show") => show(&args),
         Some("fetch") => csc_tools::fetch_cmd::fetch(&args),
         Some("verify") => csc_tools::verify_cmd::run(&args),
+        Some("derive-key") => csc_tools::derive_cmd::run(&args),
         Some(other) => Err(Failure::usage(format!(
             "unknown command {other:?}; {USAGE}"
         ))),
