@@ -30,7 +30,7 @@ fi
 # musl-tools: static binaries for the images (aws-lc's C code); podman, runc, ca-certificates,
 # curl, python3: building and probing the images (ci/images.sh); python3-pip: kubernetes-validate.
 APT_PACKAGES=(fuse3 openssl nodejs cryptsetup-bin e2fsprogs qemu-system-x86 cpio kmod xz-utils
-  valgrind libssl-dev pkg-config musl-tools podman runc ca-certificates curl python3 python3-pip
+  valgrind libssl-dev pkg-config musl-tools podman runc ca-certificates curl python3 python3-pip iproute2
   ${CI_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -41,6 +41,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The dm-crypt tests boot a small VM (shared/vm); its kernel and busybox are fetched from Debian
+# here, because the tests themselves run without a network (ci/loopback-only.sh).
+vm_kit=${CSC_VM_DIR:-}
+for d in ../shared/vm /work/shared/vm; do [[ -n $vm_kit ]] || { [[ -x $d/prepare.sh ]] && vm_kit=$d; }; done
+if [[ -n $vm_kit ]]; then
+  bash "$vm_kit/prepare.sh" "${CSC_VM_WORKDIR:-/var/tmp/csc-vm}" >/dev/null
+else
+  log "warning: shared/vm is missing; the dm-crypt VM tests will fail"
 fi
 # The FUSE tests mount through /dev/fuse (as root, without libfuse).
 [[ -e /dev/fuse ]] || modprobe fuse 2>/dev/null || log "warning: /dev/fuse is missing; FUSE tests will fail"

@@ -25,7 +25,10 @@ cargo clippy -p skr -p csc-tools -p csc-sev -p csc-release --all-targets --locke
 
 step "tests"
 test_log=$(mktemp)
-cargo test --workspace --locked --features "$KIT_FEATURES" 2>&1 | tee "$test_log"
+# Built with the network (crates may still need fetching), run without it: every test runs in
+# a network namespace with loopback only, so a stray request to a real address fails.
+cargo test --workspace --locked --features "$KIT_FEATURES" --no-run
+ci/loopback-only.sh cargo test --workspace --frozen --features "$KIT_FEATURES" 2>&1 | tee "$test_log"
 tests=$(grep -oE 'test result: ok\. [0-9]+ passed' "$test_log" | awk '{s+=$4} END {print s+0}')
 rm -f "$test_log"
 
