@@ -7,7 +7,7 @@
 //!   same number of instructions, and so do valid messages of the same length with different
 //!   contents and different blinding seeds. Valid and invalid differ only after the single
 //!   validity bit has been revealed (the message copy).
-//! - AES-KWP unwrap with the core's software AES: wrong KEK, wrong length indicator and bad
+//! - AES-KWP unwrap with the core's key wrap over the `aes` crate: wrong KEK, wrong length indicator and bad
 //!   padding all cost the same.
 //!
 //! Instruction counts do not show cache-timing leaks; the code has no secret-dependent memory
@@ -86,8 +86,8 @@ fn xor_mgf1(seed: &[u8], out: &mut [u8]) {
 /// RFC 3394 wrapping with a chosen initial value (to build KWP inputs with a wrong length
 /// indicator or bad padding that still pass the AIV check).
 fn raw_wrap(kek: &[u8], iv: [u8; 8], data: &[u8]) -> Vec<u8> {
-    use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
-    let c = aes::Aes256::new_from_slice(kek).unwrap();
+    use csc_core::keywrap::BlockCipher;
+    let c = Kek::new(kek).unwrap();
     let n = data.len() / 8;
     let mut a = iv;
     let mut r: Vec<[u8; 8]> = data.chunks(8).map(|c| c.try_into().unwrap()).collect();
@@ -96,7 +96,7 @@ fn raw_wrap(kek: &[u8], iv: [u8; 8], data: &[u8]) -> Vec<u8> {
             let mut b = [0u8; 16];
             b[..8].copy_from_slice(&a);
             b[8..].copy_from_slice(ri);
-            let mut blk = Array::from(b);
+            let mut blk = b;
             c.encrypt_block(&mut blk);
             let t = (n as u64) * j + i as u64 + 1;
             a.copy_from_slice(&blk[..8]);

@@ -5,11 +5,13 @@
 
 use core::fmt;
 
+use crypto_bigint::{U1024, U1536, U2048, U3072, U4096};
+
 use super::crt::CrtKey;
 use super::oaep::{self, OaepDecrypt, OaepError, OaepHash, RsaPublicParts};
 use super::pkcs1::RsaPrivateKeyDer;
-use crate::keywrap::KeyError;
-use crate::keywrap::pkcs8::{self, PrivateKeyDer};
+use crate::private_key::KeyError;
+use crate::private_key::pkcs8::{self, PrivateKeyDer};
 use crate::secret::BlindingSeed;
 
 /// Largest modulus supported, in bytes.
@@ -22,9 +24,9 @@ const STACK_SCRUB: usize = 48 * 1024;
 // Sized for the largest key on purpose: the core has no heap to box variants in.
 #[allow(clippy::large_enum_variant)]
 enum Crt {
-    K2048(CrtKey<32, 16>),
-    K3072(CrtKey<48, 24>),
-    K4096(CrtKey<64, 32>),
+    K2048(CrtKey<{ U2048::LIMBS }, { U1024::LIMBS }>),
+    K3072(CrtKey<{ U3072::LIMBS }, { U1536::LIMBS }>),
+    K4096(CrtKey<{ U4096::LIMBS }, { U2048::LIMBS }>),
 }
 
 /// An RSA private key held by the core. Secret parts are wiped on drop; `Debug` shows only the
@@ -169,7 +171,6 @@ impl fmt::Debug for RsaPrivateKey {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::rsa::bignum::{Monty, Nat};
     use crate::rsa::oaep::tests::encode;
     use crate::rsa::pkcs1;
     use std::vec;
@@ -184,12 +185,17 @@ pub(crate) mod tests {
 
     /// Textbook RSA with the public key (tests only).
     pub(crate) fn public_raw(public: RsaPublicParts<'_>, m: &[u8]) -> Vec<u8> {
-        let n = Monty::new(Nat::<64>::from_be(public.n).unwrap()).unwrap();
+        use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+        use crypto_bigint::{Odd, U64, U4096};
+        let n = super::super::uint_bytes::from_be::<{ U4096::LIMBS }>(public.n).unwrap();
+        let params = FixedMontyParams::new_vartime(Odd::new(n).unwrap());
         let e = public.e.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
-        let m = n.enter(&Nat::from_be(m).unwrap());
-        let c = n.leave(&n.pow_public(&m, e));
+        let m = super::super::uint_bytes::from_be::<{ U4096::LIMBS }>(m).unwrap();
+        let c = FixedMontyForm::new(&m, &params)
+            .pow_vartime(&U64::from_u64(e))
+            .retrieve();
         let mut out = vec![0u8; public.n.len()];
-        c.write_be(&mut out);
+        super::super::uint_bytes::write_be(&c, &mut out);
         out
     }
 
@@ -267,7 +273,7 @@ pub(crate) mod tests {
     #[test]
     fn inconsistent_components_are_refused() {
         let mut scratch = [0u8; 2048];
-        let (_, der) = crate::keywrap::pem::unarmor(PEM, &mut scratch).unwrap();
+        let (_, der) = crate::private_key::pem::unarmor(PEM, &mut scratch).unwrap();
         let good = pkcs1::read(der).unwrap();
         let mut dp = good.dp.to_vec();
         dp[100] ^= 1;
