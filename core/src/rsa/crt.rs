@@ -1,6 +1,9 @@
 //! The RSA private-key operation with the Chinese remainder theorem over `crypto-bigint`'s
-//! fixed-size integers and Montgomery forms, generic over the limb counts of the modulus (`L`)
-//! and of each prime (`H`, with `L = 2H`).
+//! fixed-size integers and Montgomery forms, generic over the limb count of each prime (`H`).
+//! Values modulo n (the ciphertext, the recombined result, the fault check) are [`U4096`]
+//! whatever the key size: that is one instantiation of the arithmetic modulo n, shared with
+//! signature verification, where three would cost about 10 KB of code for a few
+//! multiplications each.
 //!
 //! Constant time: every operation on secret values (entering c modulo p and q, blinding,
 //! exponentiation with dp and dq, inversion, Garner's recombination) uses `crypto-bigint`'s
@@ -16,7 +19,7 @@
 //! otherwise reveal a prime, as in the Bellcore attack).
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{Odd, U64, Uint, Word};
+use crypto_bigint::{Odd, U64, U4096, Uint, Word};
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
@@ -27,8 +30,11 @@ use super::uint_bytes;
 use crate::private_key::KeyError;
 use crate::secret::BlindingSeed;
 
+/// Limbs of a value modulo n.
+const L: usize = U4096::LIMBS;
+
 /// A two-prime RSA private key in CRT form. Secret fields are wiped on drop.
-pub(crate) struct CrtKey<const L: usize, const H: usize> {
+pub(crate) struct CrtKey<const H: usize> {
     n: FixedMontyParams<L>,
     e: U64,
     /// Bit length of e (public): how far the exponentiations by e walk.
@@ -53,8 +59,8 @@ fn odd<const N: usize>(v: Uint<N>, field: &'static str) -> Result<Odd<Uint<N>>, 
         .ok_or(KeyError::Component { field })
 }
 
-/// The two halves of a double-width number.
-fn split<const L: usize, const H: usize>(x: &Uint<L>) -> (Uint<H>, Uint<H>) {
+/// The low two H-limb parts of a number modulo n (the rest is zero: n has at most 2H limbs).
+fn split<const H: usize>(x: &Uint<L>) -> (Uint<H>, Uint<H>) {
     let mut lo = [0 as Word; H];
     let mut hi = [0 as Word; H];
     let mut words = x.as_words().iter();
@@ -68,7 +74,7 @@ fn split<const L: usize, const H: usize>(x: &Uint<L>) -> (Uint<H>, Uint<H>) {
 }
 
 /// lo + hi * 2^(W*H) as one number.
-fn join<const L: usize, const H: usize>(lo: &Uint<H>, hi: &Uint<H>) -> Uint<L> {
+fn join<const H: usize>(lo: &Uint<H>, hi: &Uint<H>) -> Uint<L> {
     let mut words = [0 as Word; L];
     for (d, s) in words
         .iter_mut()
@@ -81,8 +87,8 @@ fn join<const L: usize, const H: usize>(lo: &Uint<H>, hi: &Uint<H>) -> Uint<L> {
     n
 }
 
-impl<const L: usize, const H: usize> CrtKey<L, H> {
-    const SHAPE_OK: () = assert!(L == H.wrapping_mul(2), "the modulus has two primes' limbs");
+impl<const H: usize> CrtKey<H> {
+    const SHAPE_OK: () = assert!(L >= H.wrapping_mul(2), "n holds the product of two primes");
 
     /// Builds the key and checks it: n = p*q, and a private operation inverts the public one.
     pub(crate) fn new(c: &RsaPrivateKeyDer<'_>, e: u32) -> Result<Self, KeyError> {
@@ -91,7 +97,7 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
         let p = component::<H>(c.p, "p")?;
         let q = component::<H>(c.q, "q")?;
         let (lo, hi) = p.widening_mul(&q);
-        if !bool::from(join::<L, H>(&lo, &hi).ct_eq(&n)) {
+        if !bool::from(join::<H>(&lo, &hi).ct_eq(&n)) {
             return Err(KeyError::Inconsistent);
         }
         let p = FixedMontyParams::new(odd(p, "p")?);
@@ -190,7 +196,7 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
         if &c >= self.n.modulus().as_ref() {
             return Err(OaepError::CiphertextRange);
         }
-        let (mut c_lo, mut c_hi) = split::<L, H>(&c);
+        let (mut c_lo, mut c_hi) = split::<H>(&c);
         let mut rp = Self::blinding_value(seed, b'p');
         let mut rq = Self::blinding_value(seed, b'q');
         let mut mp = self.half(&self.p, &self.dp, &c_lo, &c_hi, &rp);
@@ -204,7 +210,7 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
         let mq_in_p = FixedMontyForm::new(&mq_plain, &self.p);
         let mut h = mp.sub(&mq_in_p).mul(&self.qinv).retrieve();
         let (lo, hi) = h.widening_mul(self.q.modulus().as_ref());
-        let mut m = join::<L, H>(&lo, &hi).wrapping_add(&join::<L, H>(&mq_plain, &Uint::ZERO));
+        let mut m = join::<H>(&lo, &hi).wrapping_add(&join::<H>(&mq_plain, &Uint::ZERO));
         mp.zeroize();
         mq_plain.zeroize();
         h.zeroize();
@@ -224,7 +230,7 @@ impl<const L: usize, const H: usize> CrtKey<L, H> {
     }
 }
 
-impl<const L: usize, const H: usize> Drop for CrtKey<L, H> {
+impl<const H: usize> Drop for CrtKey<H> {
     fn drop(&mut self) {
         self.p.zeroize();
         self.q.zeroize();
@@ -240,12 +246,14 @@ mod tests {
 
     #[test]
     fn split_and_join() {
-        let x = Uint::<4>::from_words([1, 2, 3, 4]);
-        let (lo, hi) = split::<4, 2>(&x);
+        let mut words = [0; L];
+        words[..4].copy_from_slice(&[1, 2, 3, 4]);
+        let x = Uint::<L>::from_words(words);
+        let (lo, hi) = split::<2>(&x);
         assert_eq!(
             (lo, hi),
             (Uint::from_words([1, 2]), Uint::from_words([3, 4]))
         );
-        assert_eq!(join::<4, 2>(&lo, &hi), x);
+        assert_eq!(join::<2>(&lo, &hi), x);
     }
 }

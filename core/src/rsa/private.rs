@@ -5,7 +5,7 @@
 
 use core::fmt;
 
-use crypto_bigint::{U1024, U1536, U2048, U3072, U4096};
+use crypto_bigint::{U1024, U2048};
 
 use super::crt::CrtKey;
 use super::oaep::{self, OaepDecrypt, OaepError, OaepHash, RsaPublicParts};
@@ -23,10 +23,11 @@ const STACK_SCRUB: usize = 48 * 1024;
 
 // Sized for the largest key on purpose: the core has no heap to box variants in.
 #[allow(clippy::large_enum_variant)]
+// RSA-3072 keys (1536-bit primes) use the 2048-bit prime arithmetic: a third instantiation
+// would add about 15 KB of code to the core for a key size the sidecars do not generate.
 enum Crt {
-    K2048(CrtKey<{ U2048::LIMBS }, { U1024::LIMBS }>),
-    K3072(CrtKey<{ U3072::LIMBS }, { U1536::LIMBS }>),
-    K4096(CrtKey<{ U4096::LIMBS }, { U2048::LIMBS }>),
+    Primes1024(CrtKey<{ U1024::LIMBS }>),
+    Primes2048(CrtKey<{ U2048::LIMBS }>),
 }
 
 /// An RSA private key held by the core. Secret parts are wiped on drop; `Debug` shows only the
@@ -64,9 +65,8 @@ impl RsaPrivateKey {
             return Err(KeyError::Component { field: "q" });
         }
         let crt = match k {
-            256 => Crt::K2048(CrtKey::new(c, e)?),
-            384 => Crt::K3072(CrtKey::new(c, e)?),
-            512 => Crt::K4096(CrtKey::new(c, e)?),
+            256 => Crt::Primes1024(CrtKey::new(c, e)?),
+            384 | 512 => Crt::Primes2048(CrtKey::new(c, e)?),
             bytes => return Err(KeyError::ModulusSize { bytes }),
         };
         let mut n = [0u8; MAX_MODULUS_LEN];
@@ -115,9 +115,8 @@ impl RsaPrivateKey {
     #[inline(never)]
     fn raw(&self, c: &[u8], seed: &BlindingSeed, em: &mut [u8]) -> Result<(), OaepError> {
         match &self.crt {
-            Crt::K2048(k) => k.decrypt_raw(c, seed, em),
-            Crt::K3072(k) => k.decrypt_raw(c, seed, em),
-            Crt::K4096(k) => k.decrypt_raw(c, seed, em),
+            Crt::Primes1024(k) => k.decrypt_raw(c, seed, em),
+            Crt::Primes2048(k) => k.decrypt_raw(c, seed, em),
         }
     }
 }

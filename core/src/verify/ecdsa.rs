@@ -5,6 +5,8 @@
 
 use p384::ecdsa::signature::hazmat::PrehashVerifier;
 use p384::ecdsa::{Signature, VerifyingKey};
+use p384::elliptic_curve::point::AffineCoordinates;
+use p384::{AffinePoint, FieldBytes};
 
 use super::backend::SignatureError;
 use crate::cert::alg::P384_POINT_SIZE;
@@ -18,11 +20,18 @@ pub(crate) fn verify_prehashed(
     r: &[u8; LEN],
     s: &[u8; LEN],
 ) -> Result<(), SignatureError> {
-    // Only the uncompressed form is a valid VCEK/VLEK key (the certificate profile says so).
-    if q.first() != Some(&0x04) {
+    // Only the uncompressed form is a valid VCEK/VLEK key (the certificate profile says so);
+    // the coordinates must satisfy the curve equation.
+    let (tag, xy) = q.split_first().ok_or(SignatureError::Key)?;
+    let (x, y) = xy.split_first_chunk::<LEN>().ok_or(SignatureError::Key)?;
+    let y = <&[u8; LEN]>::try_from(y).map_err(|_| SignatureError::Key)?;
+    if *tag != 0x04 {
         return Err(SignatureError::Key);
     }
-    let key = VerifyingKey::from_sec1_bytes(q).map_err(|_| SignatureError::Key)?;
+    let point = AffinePoint::from_coordinates(&FieldBytes::from(*x), &FieldBytes::from(*y))
+        .into_option()
+        .ok_or(SignatureError::Key)?;
+    let key = VerifyingKey::from_affine(point).map_err(|_| SignatureError::Key)?;
     let signature = Signature::from_scalars(*r, *s).map_err(|_| SignatureError::Invalid)?;
     key.verify_prehash(z, &signature)
         .map_err(|_| SignatureError::Invalid)
@@ -31,7 +40,6 @@ pub(crate) fn verify_prehashed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p384::FieldBytes;
     use p384::ecdsa::SigningKey;
     use p384::ecdsa::signature::hazmat::PrehashSigner;
     use proptest::prelude::*;
