@@ -58,6 +58,17 @@ def owner(path):
     return 'ours', re.sub(r'^.*?/(core|ci)/', r'\1/', path)
 
 
+def demangle(symbol):
+    """A short readable name for a mangled function (legacy or v0), good enough for listings."""
+    parts = re.findall(r'(?:^_ZN|\d)(\d+)([A-Za-z_][A-Za-z0-9_$.]*)', symbol)
+    names = []
+    for m in re.finditer(r'(\d+)([A-Za-z_][A-Za-z0-9_]*)', symbol):
+        n, text = int(m.group(1)), m.group(2)
+        names.append(text[:n])
+    keep = [n for n in names if n and not re.fullmatch(r'h[0-9a-f]{16}|[A-Z][a-z0-9]?', n)]
+    return "::".join(keep[-3:]) if keep else symbol
+
+
 def symbol_crate(symbol):
     """The crate a mangled function belongs to (for sites without a source line)."""
     m = re.match(r'_ZN\d+(\w+?)\d', symbol) or re.search(r'C[a-zA-Z0-9]*_\d+([a-z][a-z0-9_]*)', symbol)
@@ -106,7 +117,7 @@ for text in ir.splitlines():
         ours.append(site)
     outer = [owner(f.rpartition(':')[0]) for f in chain]
     caller = next((f"{p}:{c.rpartition(':')[2]}" for (o, p), c in zip(outer, chain) if o == 'ours'), '?')
-    print(f"{site_owner:14} {site}\n{'':14} from {caller}  ({callee})")
+    print(f"{site_owner:14} {site}\n{'':14} from {caller} in {demangle(function)}  ({callee})")
 
 total = sum(counts.values())
 print(f"{total} panic call site(s): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
