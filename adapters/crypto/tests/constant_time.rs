@@ -10,6 +10,10 @@
 //! - AES-KWP unwrap with the core's key wrap over the `aes` crate: wrong KEK, wrong length indicator and bad
 //!   padding all cost the same.
 //!
+//! For comparison (docs/ARCHITECTURE.md, "Key wrap"), the `aes-kw` crate's KWP unwrap runs on
+//! the same AES-KWP inputs: its invalid inputs do not all cost the same, because its integrity
+//! checks return early. That part asserts the difference, so that a change in aes-kw is noticed.
+//!
 //! Instruction counts do not show cache-timing leaks; the code has no secret-dependent memory
 //! indices by construction (tables are scanned whole). This is a test harness of its own
 //! (`harness = false`): the parent runs itself under valgrind once per input class, the child
@@ -40,6 +44,15 @@ fn probe_rsa_oaep(key: &RsaPrivateKey, ct: &[u8], seed: &BlindingSeed, out: &mut
 fn probe_kwp(kek: &[u8], wrapped: &[u8], out: &mut [u8]) -> Result<usize, KeyWrapError> {
     let k = Kek::new(kek)?;
     aes_kw::unwrap(&k, Mode::Kwp, wrapped, out).map(<[u8]>::len)
+}
+
+/// One AES-KWP unwrap with the `aes-kw` crate (for comparison only).
+#[inline(never)]
+fn probe_aes_kw_crate(kek: &[u8], wrapped: &[u8], out: &mut [u8]) -> bool {
+    use ::aes_kw::KeyInit;
+    ::aes_kw::KwpAes256::new_from_slice(kek)
+        .map(|k| k.unwrap_key(wrapped, out).is_ok())
+        .unwrap_or(false)
 }
 
 fn core_key() -> RsaPrivateKey {
@@ -193,8 +206,14 @@ fn write_inputs(dir: &Path) -> Vec<(String, bool)> {
 }
 
 fn child(class: &str, dir: &Path) {
-    let input = std::fs::read(dir.join(class)).unwrap();
     let mut out = [0u8; 256];
+    if let Some(kwp_class) = class.strip_prefix("aes-kw-crate-") {
+        let input = std::fs::read(dir.join(kwp_class)).unwrap();
+        let ok = probe_aes_kw_crate(&KEK, &input, &mut out);
+        assert_eq!(ok, kwp_class == "kwp-valid", "{class}");
+        return;
+    }
+    let input = std::fs::read(dir.join(class)).unwrap();
     if class.starts_with("rsa-") {
         let key = core_key();
         // The seed changes with the class: the count must not depend on the blinding either.
@@ -261,7 +280,24 @@ fn main() {
             .or_default()
             .push((class.clone(), n));
     }
+    // The aes-kw crate on the same KWP inputs.
+    let mut crate_counts = Vec::new();
+    for (class, valid) in classes.iter().filter(|(c, _)| c.starts_with("kwp-")) {
+        let name = format!("aes-kw-crate-{class}");
+        let n = instructions(&exe, &name, &dir, "probe_aes_kw_crate");
+        println!("{name:28} {n:>12} instructions");
+        assert!(n > 1_000, "{name}: only {n} instructions counted");
+        if !valid {
+            crate_counts.push(n);
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        crate_counts.iter().any(|n| *n != crate_counts[0]),
+        "aes-kw's KWP unwrap now costs the same for every invalid input: re-evaluate \
+         docs/ARCHITECTURE.md (Key wrap)"
+    );
+    println!("aes-kw crate, invalid KWP inputs: {crate_counts:?} instructions (not constant-time)");
     let mut failed = false;
     for ((rsa, valid), list) in &counts {
         let first = list[0].1;
