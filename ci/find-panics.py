@@ -15,8 +15,15 @@ import re
 import sys
 from collections import Counter
 
-ir = open(sys.argv[1]).read()
-check = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--check" else None
+args = sys.argv[1:]
+check = None
+if "--check" in args:
+    at = args.index("--check")
+    check = args[at + 1]
+    del args[at:at + 2]
+if len(args) != 1:
+    sys.exit("usage: find-panics.py IR [--check BASELINE] (exactly one IR file)")
+ir = open(args[0]).read()
 
 locs = {}
 scopes = {}

@@ -20,7 +20,10 @@ nopanic_target=ci/nopanic/target
 size_tool=$(ls "$sysroot"/lib/rustlib/*/bin/llvm-size 2>/dev/null | head -1 || true)
 
 list_panic_sites() {
-  # Line tables only: enough for the inlinedAt chains, and codegen is unchanged.
+  # Line tables only: enough for the inlinedAt chains, and codegen is unchanged. Old IR files
+  # (other hashes) are removed and the binary rebuilt, so that exactly the current one is read.
+  rm -f "$nopanic_target"/find/thumbv7em-none-eabihf/release/deps/csc_nopanic-*.ll
+  touch ci/nopanic/src/main.rs
   (cd ci/nopanic && CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo rustc -q --release \
       --target-dir target/find --target thumbv7em-none-eabihf --features full -- --emit=llvm-ir)
   python3 ci/find-panics.py "$nopanic_target"/find/thumbv7em-none-eabihf/release/deps/csc_nopanic-*.ll "$@"
