@@ -1,5 +1,5 @@
-//! The core's own RSA private key: 2048, 3072 or 4096 bits, CRT parameters in fixed-size
-//! integers, constant-time and blinded (see the `crt` module), OAEP decoded without branching on
+//! The core's RSA private key: 2048, 3072 or 4096 bits, CRT parameters in `crypto-bigint`
+//! fixed-size integers, constant-time and blinded (see the `crt` module), OAEP decoded without branching on
 //! secret data (see [`super::oaep`]). No heap, no random number generator: each operation takes
 //! a [`BlindingSeed`] from the caller.
 
