@@ -1,12 +1,21 @@
-//! Base64 (RFC 4648) into caller buffers, both alphabets.
+//! Base64 (RFC 4648) into caller buffers, both alphabets, on `base64ct` (constant-time: no
+//! branch and no table index depends on the encoded data, which matters for private JWK
+//! members and key files).
 //!
 //! The decoder accepts the standard and the URL-safe alphabet (even mixed, as clients of
 //! upstream send both), with or without `=` padding, and skips ASCII white space (Go's decoder
-//! skips `\r` and `\n`; files often end with a newline). The encoder writes exactly the
-//! requested [`Alphabet`] and padding, so renderings can match another implementation byte
-//! for byte.
+//! skips `\r` and `\n`; files often end with a newline). What it branches on is only where
+//! white space and padding are, never which data character it reads: URL-safe characters are
+//! mapped to the standard ones with constant-time selects, then each group of four is decoded by
+//! `base64ct`. Unlike Go's default decoder it refuses a final character with non-zero unused
+//! bits (no encoder writes one). The encoder writes exactly the requested [`Alphabet`] and
+//! padding, so renderings can match another implementation byte for byte.
 
 use core::fmt;
+
+use base64ct::{Base64 as Std, Base64Unpadded, Base64Url, Base64UrlUnpadded, Encoding};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
+use zeroize::Zeroize;
 
 /// Which alphabet and padding to encode with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,19 +29,10 @@ pub enum Alphabet {
 }
 
 impl Alphabet {
-    fn table(self) -> &'static [u8; 64] {
-        match self {
-            Alphabet::Standard => STD,
-            Alphabet::UrlSafe | Alphabet::UrlSafeNoPad => URL,
-        }
-    }
     const fn pad(self) -> bool {
         !matches!(self, Alphabet::UrlSafeNoPad)
     }
 }
-
-const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Why base64 text could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,11 @@ pub enum Base64Error {
     },
     /// Padding in the wrong place, or a length no encoding produces.
     InvalidLength,
+    /// The last character carries non-zero bits beyond the data (no encoder writes that).
+    NonCanonical {
+        /// Offset of that character.
+        offset: usize,
+    },
     /// The decoded bytes do not fit the output.
     OutputTooSmall {
         /// Bytes the output can take.
@@ -62,6 +67,10 @@ impl fmt::Display for Base64Error {
             Base64Error::InvalidLength => {
                 f.write_str("base64 text has an impossible length or misplaced padding")
             }
+            Base64Error::NonCanonical { offset } => write!(
+                f,
+                "base64 character at offset {offset} has non-zero bits past the end of the data"
+            ),
             Base64Error::OutputTooSmall { capacity } => {
                 write!(f, "base64 text decodes to more than {capacity} bytes")
             }
@@ -89,61 +98,95 @@ pub const fn decoded_len_max(text_len: usize) -> usize {
     (text_len / 4).saturating_mul(3).saturating_add(3)
 }
 
-fn sextet(b: u8) -> Option<u8> {
-    match b {
-        b'A'..=b'Z' => Some(b.wrapping_sub(b'A')),
-        b'a'..=b'z' => Some(b.wrapping_sub(b'a').wrapping_add(26)),
-        b'0'..=b'9' => Some(b.wrapping_sub(b'0').wrapping_add(52)),
-        b'+' | b'-' => Some(62),
-        b'/' | b'_' => Some(63),
-        _ => None,
-    }
-}
-
-fn sym(table: &[u8; 64], v: u32) -> u8 {
-    table.get((v & 63) as usize).copied().unwrap_or(b'A')
-}
-
 /// Encodes `bytes` into `out`; returns the text, or `None` if `out` is too small.
 pub fn encode_into<'o>(bytes: &[u8], alphabet: Alphabet, out: &'o mut [u8]) -> Option<&'o str> {
-    let len = encoded_len(bytes.len(), alphabet);
-    let dst = out.get_mut(..len)?;
-    let table = alphabet.table();
-    let mut w = dst.iter_mut();
-    for chunk in bytes.chunks(3) {
-        let b0 = u32::from(*chunk.first()?);
-        let b1 = u32::from(chunk.get(1).copied().unwrap_or(0));
-        let b2 = u32::from(chunk.get(2).copied().unwrap_or(0));
-        let v = (b0 << 16) | (b1 << 8) | b2;
-        let n = chunk.len().saturating_add(1);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i < n {
-                *w.next()? = sym(table, v >> shift);
-            } else if alphabet.pad() {
-                *w.next()? = b'=';
-            }
+    let dst = out.get_mut(..encoded_len(bytes.len(), alphabet))?;
+    match alphabet {
+        Alphabet::Standard => Std::encode(bytes, dst),
+        Alphabet::UrlSafe => Base64Url::encode(bytes, dst),
+        Alphabet::UrlSafeNoPad => Base64UrlUnpadded::encode(bytes, dst),
+    }
+    .ok()
+}
+
+/// Up to four data characters of the text (URL-safe ones already mapped to `+` and `/`) and
+/// where each one was.
+#[derive(Default)]
+struct Quad {
+    chars: [u8; 4],
+    offsets: [usize; 4],
+    len: usize,
+}
+
+impl Quad {
+    fn push(&mut self, offset: usize, byte: u8) {
+        // Constant time in `byte`: '-' -> '+', '_' -> '/', everything else unchanged.
+        let mut c = byte;
+        c.conditional_assign(&b'+', byte.ct_eq(&b'-'));
+        c.conditional_assign(&b'/', byte.ct_eq(&b'_'));
+        if let (Some(slot), Some(at)) =
+            (self.chars.get_mut(self.len), self.offsets.get_mut(self.len))
+        {
+            *slot = c;
+            *at = offset;
+            self.len = self.len.saturating_add(1);
         }
     }
-    core::str::from_utf8(dst).ok()
+
+    fn is_full(&self) -> bool {
+        self.len == self.chars.len()
+    }
+
+    /// Decodes the characters held into the start of `out`, returning how many bytes.
+    fn decode(&mut self, text: &[u8], out: &mut [u8]) -> Result<usize, Base64Error> {
+        let chars = self.chars.get(..self.len).unwrap_or(&[]);
+        let mut bytes = [0u8; 3];
+        let result = Base64Unpadded::decode(chars, &mut bytes).map(<[u8]>::len);
+        self.chars.zeroize();
+        let held = core::mem::take(&mut self.len);
+        let n = match result {
+            Ok(n) => n,
+            Err(_) => {
+                bytes.zeroize();
+                return Err(self.error(text, held));
+            }
+        };
+        let capacity = out.len();
+        let (Some(dst), Some(src)) = (out.get_mut(..n), bytes.get(..n)) else {
+            bytes.zeroize();
+            return Err(Base64Error::OutputTooSmall { capacity });
+        };
+        dst.copy_from_slice(src);
+        bytes.zeroize();
+        Ok(n)
+    }
+
+    /// What was wrong with the characters held (only on the error path, so it may branch).
+    fn error(&self, text: &[u8], held: usize) -> Base64Error {
+        let is_data = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        for offset in self.offsets.iter().take(held) {
+            if let Some(&byte) = text.get(*offset).filter(|b| !is_data(**b)) {
+                return Base64Error::InvalidByte {
+                    offset: *offset,
+                    byte,
+                };
+            }
+        }
+        match self.offsets.get(held.saturating_sub(1)) {
+            Some(&offset) if held > 1 => Base64Error::NonCanonical { offset },
+            _ => Base64Error::InvalidLength,
+        }
+    }
 }
 
 /// Decodes base64 text (either alphabet, padding optional, white space skipped) into `out`;
-/// returns the number of bytes written.
+/// returns the number of bytes written. On error `out` may hold part of the data: callers
+/// decoding secrets wipe it (the key readers do).
 pub fn decode_into(text: &[u8], out: &mut [u8]) -> Result<usize, Base64Error> {
     let capacity = out.len();
-    let mut acc = 0u32;
-    let mut n = 0u32; // sextets in acc
+    let mut quad = Quad::default();
     let mut written = 0usize;
     let mut pads = 0usize;
-    let mut slots = out.iter_mut();
-    let mut emit = |byte: u8, written: &mut usize| -> Result<(), Base64Error> {
-        let slot = slots
-            .next()
-            .ok_or(Base64Error::OutputTooSmall { capacity })?;
-        *slot = byte;
-        *written = written.saturating_add(1);
-        Ok(())
-    };
     for (offset, &byte) in text.iter().enumerate() {
         if matches!(byte, b' ' | b'\t' | b'\r' | b'\n') {
             continue;
@@ -156,40 +199,36 @@ pub fn decode_into(text: &[u8], out: &mut [u8]) -> Result<usize, Base64Error> {
             // Data after padding.
             return Err(Base64Error::InvalidLength);
         }
-        let v = sextet(byte).ok_or(Base64Error::InvalidByte { offset, byte })?;
-        acc = (acc << 6) | u32::from(v);
-        n = n.saturating_add(1);
-        if n == 4 {
-            let [_, a, b, c] = acc.to_be_bytes();
-            emit(a, &mut written)?;
-            emit(b, &mut written)?;
-            emit(c, &mut written)?;
-            acc = 0;
-            n = 0;
+        quad.push(offset, byte);
+        if quad.is_full() {
+            let dst = out
+                .get_mut(written..)
+                .ok_or(Base64Error::OutputTooSmall { capacity })?;
+            let n = quad.decode(text, dst).map_err(|e| match e {
+                Base64Error::OutputTooSmall { .. } => Base64Error::OutputTooSmall { capacity },
+                other => other,
+            })?;
+            written = written.saturating_add(n);
         }
     }
-    match n {
-        0 => {
-            if pads != 0 {
-                return Err(Base64Error::InvalidLength);
-            }
-        }
-        2 => {
-            if pads != 0 && pads != 2 {
-                return Err(Base64Error::InvalidLength);
-            }
-            let [_, _, _, a] = (acc >> 4).to_be_bytes();
-            emit(a, &mut written)?;
-        }
-        3 => {
-            if pads != 0 && pads != 1 {
-                return Err(Base64Error::InvalidLength);
-            }
-            let [_, _, a, b] = (acc >> 2).to_be_bytes();
-            emit(a, &mut written)?;
-            emit(b, &mut written)?;
-        }
-        _ => return Err(Base64Error::InvalidLength),
+    let pads_ok = match quad.len {
+        0 => pads == 0,
+        2 => pads == 0 || pads == 2,
+        3 => pads == 0 || pads == 1,
+        _ => false,
+    };
+    if !pads_ok {
+        return Err(Base64Error::InvalidLength);
+    }
+    if quad.len > 0 {
+        let dst = out
+            .get_mut(written..)
+            .ok_or(Base64Error::OutputTooSmall { capacity })?;
+        let n = quad.decode(text, dst).map_err(|e| match e {
+            Base64Error::OutputTooSmall { .. } => Base64Error::OutputTooSmall { capacity },
+            other => other,
+        })?;
+        written = written.saturating_add(n);
     }
     Ok(written)
 }
@@ -206,6 +245,7 @@ impl fmt::Display for Base64<'_> {
             let s = encode_into(chunk, self.1, &mut buf).ok_or(fmt::Error)?;
             f.write_str(s)?;
         }
+        buf.zeroize();
         Ok(())
     }
 }
@@ -280,9 +320,32 @@ mod tests {
             Base64(b"\xfb\xff", Alphabet::UrlSafeNoPad).to_string(),
             "-_8"
         );
+        // Mixed alphabets in one text, and a final character with stray low bits.
+        let n = decode_into(b"+/-_", &mut out).unwrap();
+        assert_eq!(&out[..n], &[0xfb, 0xff, 0xbf]);
+        assert_eq!(
+            decode_into(b"Zh==", &mut out),
+            Err(Base64Error::NonCanonical { offset: 1 })
+        );
+        assert_eq!(
+            decode_into(b"AAAA\nA*AA", &mut out),
+            Err(Base64Error::InvalidByte {
+                offset: 6,
+                byte: b'*'
+            })
+        );
     }
 
     proptest! {
+        // Any text: never a panic, and never more bytes than the bound says.
+        #[test]
+        fn decodes_anything_safely(text in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut out = std::vec![0u8; decoded_len_max(text.len())];
+            if let Ok(n) = decode_into(&text, &mut out) {
+                prop_assert!(n <= out.len());
+            }
+        }
+
         #[test]
         fn round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             for a in [Alphabet::Standard, Alphabet::UrlSafe, Alphabet::UrlSafeNoPad] {

@@ -1,11 +1,19 @@
 //! A strict DER reader that borrows from its input: tag-length-value walking for X.509
-//! certificates, CRLs and PKCS#1/PKCS#8 keys.
+//! certificates, CRLs and PKCS#1/PKCS#8 keys, on the `der` crate.
 //!
 //! Only what DER allows is accepted: definite, minimally encoded lengths; single-byte tags (all
 //! that X.509 and the key formats use); INTEGERs without redundant leading bytes. Every error
 //! carries the byte offset (from the start of the outermost input) where reading failed.
+//!
+//! The `der` crate decodes every header (tag, length and their DER rules) and the primitive
+//! values read here (INTEGER, BIT STRING, BOOLEAN), through [`Cursor`], a borrowed
+//! `der::Reader` of ours: the crate's own `SliceReader` copies bytes with a
+//! `copy_from_slice` whose lengths the optimiser cannot prove equal, which would leave a panic
+//! path in every parser (`ci/nopanic.sh` proves they have none).
 
 use core::fmt;
+
+use der::{Decode, DecodeValue, EncodingRules, ErrorKind, FixedTag, Header, Length};
 
 /// Universal tags used by the formats this crate reads.
 pub mod tag {
@@ -154,18 +162,33 @@ impl<'a> Tlv<'a> {
         }
     }
 
-    /// A non-negative INTEGER as big-endian bytes without the sign byte.
-    pub fn uint_be(&self) -> Result<&'a [u8], DerError> {
-        let bad = self.err(DerErrorKind::BadInteger);
-        match self.value {
-            [] => Err(bad),
-            [0x00] => Ok(&[]),
-            [0x00, second, ..] if *second < 0x80 => Err(bad),
-            [0x00, rest @ ..] => Ok(rest),
-            [first, ..] if *first >= 0x80 => Err(bad),
-            [0xFF, second, ..] if *second >= 0x80 => Err(bad),
-            v => Ok(v),
+    /// Decodes the contents as the `der` type `T` (whose tag the caller has checked), mapping
+    /// errors to `kind`.
+    fn decode_as<T: DecodeValue<'a, Error = der::Error> + FixedTag>(
+        &self,
+        kind: DerErrorKind,
+    ) -> Result<T, DerError> {
+        let len = length(self.value.len()).map_err(|_| self.err(kind))?;
+        let mut cursor = Cursor::new(self.value);
+        let value =
+            T::decode_value(&mut cursor, Header::new(T::TAG, len)).map_err(|_| self.err(kind))?;
+        if cursor.pos == self.value.len() {
+            Ok(value)
+        } else {
+            Err(self.err(kind))
         }
+    }
+
+    /// A non-negative INTEGER as big-endian bytes without the sign byte (zero is empty).
+    pub fn uint_be(&self) -> Result<&'a [u8], DerError> {
+        if self.tag != tag::INTEGER {
+            return Err(self.err(DerErrorKind::BadInteger));
+        }
+        let v = self.decode_as::<der::asn1::UintRef<'a>>(DerErrorKind::BadInteger)?;
+        Ok(match v.as_bytes() {
+            [0] => &[],
+            bytes => bytes,
+        })
     }
 
     /// A small non-negative INTEGER.
@@ -179,21 +202,119 @@ impl<'a> Tlv<'a> {
 
     /// The bytes of a BIT STRING that has no unused bits.
     pub fn bit_string_bytes(&self) -> Result<&'a [u8], DerError> {
-        match self.value.split_first() {
-            Some((0, rest)) => Ok(rest),
-            _ => Err(self.err(DerErrorKind::BadBitString)),
+        if self.tag != tag::BIT_STRING {
+            return Err(self.err(DerErrorKind::BadBitString));
         }
+        self.decode_as::<der::asn1::BitStringRef<'a>>(DerErrorKind::BadBitString)?
+            .as_bytes()
+            .ok_or(self.err(DerErrorKind::BadBitString))
     }
 
     /// A BOOLEAN's value (DER: 0x00 or 0xFF).
     pub fn boolean(&self) -> Result<bool, DerError> {
-        match self.value {
-            [0x00] => Ok(false),
-            [0xFF] => Ok(true),
-            _ => Err(self.err(DerErrorKind::BadValue)),
+        if self.tag != tag::BOOLEAN {
+            return Err(self.err(DerErrorKind::BadValue));
         }
+        self.decode_as::<bool>(DerErrorKind::BadValue)
     }
 }
+
+/// A `der::Reader` over a borrowed slice that never panics (see the module docs).
+#[derive(Debug, Clone)]
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Cursor { bytes, pos: 0 }
+    }
+}
+
+fn length(n: usize) -> Result<Length, der::Error> {
+    Length::try_from(n)
+}
+
+fn incomplete(len: Length) -> der::Error {
+    ErrorKind::Incomplete {
+        expected_len: len,
+        actual_len: Length::ZERO,
+    }
+    .into()
+}
+
+impl<'a> der::Reader<'a> for Cursor<'a> {
+    const CAN_READ_SLICE: bool = true;
+
+    fn encoding_rules(&self) -> EncodingRules {
+        EncodingRules::Der
+    }
+
+    fn input_len(&self) -> Length {
+        length(self.bytes.len()).unwrap_or(Length::ZERO)
+    }
+
+    fn position(&self) -> Length {
+        length(self.pos).unwrap_or(Length::ZERO)
+    }
+
+    fn read_nested<T, F, E>(&mut self, len: Length, f: F) -> Result<T, E>
+    where
+        E: From<der::Error>,
+        F: FnOnce(&mut Self) -> Result<T, E>,
+    {
+        let mut inner = Cursor::new(self.read_slice(len)?);
+        let value = f(&mut inner)?;
+        if inner.pos == inner.bytes.len() {
+            Ok(value)
+        } else {
+            Err(der::Error::from(ErrorKind::TrailingData {
+                decoded: inner.position(),
+                remaining: length(inner.bytes.len().saturating_sub(inner.pos))?,
+            })
+            .into())
+        }
+    }
+
+    fn read_slice(&mut self, len: Length) -> Result<&'a [u8], der::Error> {
+        let end = self
+            .pos
+            .checked_add(usize::try_from(len)?)
+            .ok_or(incomplete(len))?;
+        let slice = self.bytes.get(self.pos..end).ok_or(incomplete(len))?;
+        self.pos = end;
+        Ok(slice)
+    }
+
+    fn read_byte(&mut self) -> Result<u8, der::Error> {
+        let b = *self.bytes.get(self.pos).ok_or(incomplete(Length::ONE))?;
+        self.pos = self.pos.saturating_add(1);
+        Ok(b)
+    }
+
+    fn read_into<'o>(&mut self, buf: &'o mut [u8]) -> Result<&'o [u8], der::Error> {
+        let src = self.read_slice(length(buf.len())?)?;
+        for (d, s) in buf.iter_mut().zip(src) {
+            *d = *s;
+        }
+        Ok(buf)
+    }
+}
+
+/// Our error kind for a `der` header error.
+fn header_error(e: der::Error) -> DerErrorKind {
+    match e.kind() {
+        ErrorKind::Incomplete { .. } => DerErrorKind::Truncated,
+        ErrorKind::IndefiniteLength => DerErrorKind::IndefiniteLength,
+        ErrorKind::TagNumberInvalid => DerErrorKind::HighTagNumber,
+        _ => DerErrorKind::BadLength,
+    }
+}
+
+/// The longest element accepted: lengths encoded in at most four bytes, as before the `der`
+/// crate read them (it allows up to 2^28 - 1).
+const MAX_LENGTH: Length = Length::new(0x0FFF_FFFF);
 
 /// Reads consecutive elements from a DER byte string.
 #[derive(Debug, Clone)]
@@ -238,69 +359,30 @@ impl<'a> Reader<'a> {
     pub fn read_any(&mut self) -> Result<Tlv<'a>, DerError> {
         let start = self.pos;
         let offset = self.here();
-        let tag = *self
-            .input
-            .get(start)
-            .ok_or(self.err(DerErrorKind::Truncated))?;
+        let err = |kind| DerError { kind, offset };
+        let tag = self.peek_tag().ok_or(self.err(DerErrorKind::Truncated))?;
+        // The formats read here use single-byte tags only.
         if tag & 0x1F == 0x1F {
-            return Err(self.err(DerErrorKind::HighTagNumber));
+            return Err(err(DerErrorKind::HighTagNumber));
         }
-        let mut p = start.saturating_add(1);
-        let first = *self.input.get(p).ok_or(DerError {
-            kind: DerErrorKind::Truncated,
-            offset,
-        })?;
-        p = p.saturating_add(1);
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else if first == 0x80 {
-            return Err(DerError {
-                kind: DerErrorKind::IndefiniteLength,
-                offset,
-            });
-        } else {
-            let n = usize::from(first & 0x7F);
-            if n > 4 {
-                return Err(DerError {
-                    kind: DerErrorKind::BadLength,
-                    offset,
-                });
-            }
-            let end = p.saturating_add(n);
-            let bytes = self.input.get(p..end).ok_or(DerError {
-                kind: DerErrorKind::Truncated,
-                offset,
-            })?;
-            p = end;
-            let len = bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            // Minimal: no leading zero byte, and long form only for lengths of 128 or more.
-            if bytes.first() == Some(&0) || len < 0x80 {
-                return Err(DerError {
-                    kind: DerErrorKind::BadLength,
-                    offset,
-                });
-            }
-            len
-        };
-        let value_start = p;
-        let end = value_start.checked_add(len).ok_or(DerError {
-            kind: DerErrorKind::Truncated,
-            offset,
-        })?;
-        let value = self.input.get(value_start..end).ok_or(DerError {
-            kind: DerErrorKind::Truncated,
-            offset,
-        })?;
-        let raw = self.input.get(start..end).unwrap_or(value);
-        self.pos = end;
+        let rest = self.input.get(start..).unwrap_or(&[]);
+        let mut cursor = Cursor::new(rest);
+        let header = Header::decode(&mut cursor).map_err(|e| err(header_error(e)))?;
+        // der accepts lengths up to 256 MiB; these formats need far less.
+        if header.length() > MAX_LENGTH {
+            return Err(err(DerErrorKind::BadLength));
+        }
+        let value_start = cursor.pos;
+        let value = der::Reader::read_slice(&mut cursor, header.length())
+            .map_err(|_| err(DerErrorKind::Truncated))?;
+        let raw = rest.get(..cursor.pos).unwrap_or(value);
+        self.pos = start.saturating_add(cursor.pos);
         Ok(Tlv {
             tag,
             value,
             raw,
             offset,
-            value_offset: self.base.saturating_add(value_start),
+            value_offset: offset.saturating_add(value_start),
         })
     }
 
@@ -368,7 +450,7 @@ mod tests {
     fn integers() {
         fn int(v: &[u8]) -> Tlv<'_> {
             Tlv {
-                tag: 2,
+                tag: tag::INTEGER,
                 value: v,
                 raw: v,
                 offset: 0,

@@ -28,7 +28,7 @@ pub enum Error {
     /// AES key wrap or unwrap failed.
     KeyWrap(crate::keywrap::KeyWrapError),
     /// A private key could not be read.
-    Key(crate::keywrap::KeyError),
+    Key(crate::private_key::KeyError),
     /// RSA-OAEP decryption failed.
     Oaep(crate::rsa::oaep::OaepError),
     /// A released key could not be unwrapped.
@@ -209,7 +209,7 @@ from_sub!(
     crate::der::DerError => Der,
     crate::base64::Base64Error => Base64,
     crate::keywrap::KeyWrapError => KeyWrap,
-    crate::keywrap::KeyError => Key,
+    crate::private_key::KeyError => Key,
     crate::rsa::oaep::OaepError => Oaep,
     crate::keywrap::ReleaseError => Release,
     crate::keywrap::hkdf::DeriveError => Derive,

@@ -1,21 +1,22 @@
-//! Hex text, both ways, into caller buffers.
+//! Hex text, both ways, into caller buffers, on `base16ct` (constant-time: no branch and no
+//! table index depends on the digits, which matters for key-encryption keys and salts given as
+//! hex).
 //!
 //! Decoding skips ASCII white space anywhere (upstream tools print a trailing newline and people
 //! paste wrapped text) and accepts either case; encoding writes lowercase, as upstream does.
+//! Where white space is may be branched on; which digit is read is not.
 
 use core::fmt;
 
+use zeroize::Zeroize;
+
 use crate::error::HexError;
 
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
+/// Digits decoded per call to `base16ct` (a stack buffer of this many characters).
+const CHUNK: usize = 64;
 
-fn nibble(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => b.checked_sub(b'0'),
-        b'a'..=b'f' => b.checked_sub(b'a' - 10),
-        b'A'..=b'F' => b.checked_sub(b'A' - 10),
-        _ => None,
-    }
+fn is_hex_digit(b: u8) -> bool {
+    b.is_ascii_hexdigit()
 }
 
 /// True for the bytes the decoder skips.
@@ -27,7 +28,7 @@ pub fn is_space(b: u8) -> bool {
 pub fn first_non_hex(text: &[u8]) -> Option<(usize, u8)> {
     text.iter()
         .enumerate()
-        .find(|(_, b)| nibble(**b).is_none() && !is_space(**b))
+        .find(|(_, b)| !is_hex_digit(**b) && !is_space(**b))
         .map(|(i, b)| (i, *b))
 }
 
@@ -43,30 +44,56 @@ pub fn decoded_len(text: &[u8]) -> Result<usize, HexError> {
     Ok(digits / 2)
 }
 
+/// Decodes a full chunk of digits into `out` at `written`, returning the new count.
+fn flush(digits: &[u8], text: &[u8], out: &mut [u8], written: usize) -> Result<usize, HexError> {
+    let capacity = out.len();
+    let n = digits.len() / 2;
+    let end = written
+        .checked_add(n)
+        .ok_or(HexError::OutputTooSmall { capacity })?;
+    let dst = out
+        .get_mut(written..end)
+        .ok_or(HexError::OutputTooSmall { capacity })?;
+    match base16ct::mixed::decode(digits, dst) {
+        Ok(_) => Ok(end),
+        // Only on the error path: find the offending byte for the message.
+        Err(_) => Err(match first_non_hex(text) {
+            Some((offset, byte)) => HexError::InvalidDigit { offset, byte },
+            None => HexError::OddLength,
+        }),
+    }
+}
+
 /// Decodes `text` into the start of `out`, returning the number of bytes written.
 pub fn decode_into(text: &[u8], out: &mut [u8]) -> Result<usize, HexError> {
-    let capacity = out.len();
-    let mut slots = out.iter_mut();
-    let mut high: Option<u8> = None;
+    let mut chunk = [0u8; CHUNK];
+    let mut held = 0usize;
     let mut written = 0usize;
-    for (offset, &byte) in text.iter().enumerate() {
-        if is_space(byte) {
-            continue;
-        }
-        let n = nibble(byte).ok_or(HexError::InvalidDigit { offset, byte })?;
-        match high.take() {
-            None => high = Some(n),
-            Some(h) => {
-                let slot = slots.next().ok_or(HexError::OutputTooSmall { capacity })?;
-                *slot = (h << 4) | n;
-                written = written.saturating_add(1);
+    let result = (|| {
+        for &byte in text {
+            if is_space(byte) {
+                continue;
+            }
+            if let Some(slot) = chunk.get_mut(held) {
+                *slot = byte;
+                held = held.saturating_add(1);
+            }
+            if held == CHUNK {
+                written = flush(&chunk, text, out, written)?;
+                held = 0;
             }
         }
-    }
-    if high.is_some() {
-        return Err(HexError::OddLength);
-    }
-    Ok(written)
+        if !held.is_multiple_of(2) {
+            // An invalid digit is the better message when there is one.
+            return Err(match first_non_hex(text) {
+                Some((offset, byte)) => HexError::InvalidDigit { offset, byte },
+                None => HexError::OddLength,
+            });
+        }
+        flush(chunk.get(..held).unwrap_or(&[]), text, out, written)
+    })();
+    chunk.zeroize();
+    result
 }
 
 /// Decodes `text` into exactly `N` bytes.
@@ -86,18 +113,7 @@ pub fn decode_array<const N: usize>(text: &[u8]) -> Result<[u8; N], HexError> {
 /// Writes `bytes` as lowercase hex into `out`; returns the text, or `None` if `out` is too small.
 pub fn encode_into<'o>(bytes: &[u8], out: &'o mut [u8]) -> Option<&'o str> {
     let needed = bytes.len().checked_mul(2)?;
-    let dst = out.get_mut(..needed)?;
-    for (pair, b) in dst.chunks_exact_mut(2).zip(bytes) {
-        if let [hi, lo] = pair {
-            *hi = hex_digit(b >> 4);
-            *lo = hex_digit(b & 0x0f);
-        }
-    }
-    core::str::from_utf8(dst).ok()
-}
-
-fn hex_digit(n: u8) -> u8 {
-    DIGITS.get(usize::from(n & 0x0f)).copied().unwrap_or(b'0')
+    base16ct::lower::encode_str(bytes, out.get_mut(..needed)?).ok()
 }
 
 /// Displays bytes as lowercase hex without allocating: `format!("{}", Hex(&bytes))`.
@@ -106,11 +122,12 @@ pub struct Hex<'a>(pub &'a [u8]);
 
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            let pair = [hex_digit(b >> 4), hex_digit(b & 0x0f)];
-            // Both bytes are ASCII hex digits.
-            f.write_str(core::str::from_utf8(&pair).unwrap_or("??"))?;
+        let mut buf = [0u8; CHUNK];
+        for chunk in self.0.chunks(CHUNK / 2) {
+            let text = encode_into(chunk, &mut buf).ok_or(fmt::Error)?;
+            f.write_str(text)?;
         }
+        buf.zeroize();
         Ok(())
     }
 }
@@ -159,5 +176,22 @@ mod tests {
             })
         );
         assert_eq!(encode_into(&[1, 2], &mut [0u8; 3]), None);
+        // Errors in a later chunk of digits, and an odd count after a full chunk.
+        let mut long = [b'a'; 200];
+        long[150] = b'x';
+        let mut out = [0u8; 100];
+        assert_eq!(
+            decode_into(&long, &mut out),
+            Err(HexError::InvalidDigit {
+                offset: 150,
+                byte: b'x'
+            })
+        );
+        assert_eq!(
+            decode_into(&[b'A'; 129], &mut out),
+            Err(HexError::OddLength)
+        );
+        assert_eq!(decode_into(&[b'A'; 128], &mut out), Ok(64));
+        assert_eq!(out[..64], [0xAA; 64]);
     }
 }

@@ -21,8 +21,8 @@ use zeroize::Zeroize;
 
 use crate::base64::{self, Alphabet, Base64};
 use crate::json::JsonWriter;
-use crate::keywrap::KeyError;
-use crate::keywrap::pkcs8::{self, EcPrivateKeyDer, PrivateKeyDer};
+use crate::private_key::KeyError;
+use crate::private_key::pkcs8::{self, EcPrivateKeyDer, PrivateKeyDer};
 use crate::rsa::oaep::RsaPublicParts;
 use crate::rsa::pkcs1::RsaPrivateKeyDer;
 use crate::rsa::private::RsaPrivateKey;

@@ -1,12 +1,11 @@
 //! Key unwrap for std builds: an aws-lc-rs RSA key (ephemeral RSA-2048 generation, RSA-OAEP
-//! decryption) behind the core's [`OaepDecrypt`] trait, AES-NI (the `aes` crate) behind the
-//! core's [`BlockCipher`] trait, fresh blinding seeds from the OS, and one call that unwraps a
-//! Key Vault release with all three.
+//! decryption) behind the core's [`OaepDecrypt`] trait, the core's AES key wrap (the `aes`
+//! crate, AES-NI where the CPU has it), fresh blinding seeds from the OS, and one call that
+//! unwraps a Key Vault release with all three.
 //!
 //! The core's own key ([`csc_core::rsa::private::RsaPrivateKey`]) implements the same trait and
 //! passes the same vectors; this one is faster and is what the sidecar uses by default.
 
-use aes::cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OaepAlgorithm,
@@ -14,9 +13,7 @@ use aws_lc_rs::rsa::{
 };
 use csc_core::der::{self, tag};
 use csc_core::keywrap::pkcs8::{self, PrivateKeyDer};
-use csc_core::keywrap::{
-    BlockCipher, KeyError, KeyWrapError, ReleaseError, ReleasedKey, unwrap_release_with,
-};
+use csc_core::keywrap::{KeyError, ReleaseError, ReleasedKey, unwrap_release_with};
 use csc_core::rsa::oaep::{OaepDecrypt, OaepError, OaepHash, RsaPublicParts};
 use csc_core::secret::BlindingSeed;
 use zeroize::Zeroizing;
@@ -255,59 +252,11 @@ impl OaepDecrypt for AwsLcRsaKey {
     }
 }
 
-enum AesKey {
-    A128(aes::Aes128),
-    A192(aes::Aes192),
-    A256(aes::Aes256),
-}
-
-/// AES from the `aes` crate (AES-NI where the CPU has it, detected at run time), for key wrap
-/// in std builds. The key schedule is wiped on drop.
-pub struct FastAes(AesKey);
-
-impl std::fmt::Debug for FastAes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FastAes({} bits, redacted)", self.bits())
-    }
-}
-
-impl BlockCipher for FastAes {
-    fn new(key: &[u8]) -> Result<Self, KeyWrapError> {
-        let bad = KeyWrapError::KekLength { actual: key.len() };
-        Ok(FastAes(match key.len() {
-            16 => AesKey::A128(aes::Aes128::new_from_slice(key).map_err(|_| bad)?),
-            24 => AesKey::A192(aes::Aes192::new_from_slice(key).map_err(|_| bad)?),
-            32 => AesKey::A256(aes::Aes256::new_from_slice(key).map_err(|_| bad)?),
-            _ => return Err(bad),
-        }))
-    }
-
-    fn encrypt_block(&self, block: &mut [u8; 16]) {
-        let b = Array::cast_from_core_mut(block);
-        match &self.0 {
-            AesKey::A128(c) => c.encrypt_block(b),
-            AesKey::A192(c) => c.encrypt_block(b),
-            AesKey::A256(c) => c.encrypt_block(b),
-        }
-    }
-
-    fn decrypt_block(&self, block: &mut [u8; 16]) {
-        let b = Array::cast_from_core_mut(block);
-        match &self.0 {
-            AesKey::A128(c) => c.decrypt_block(b),
-            AesKey::A192(c) => c.decrypt_block(b),
-            AesKey::A256(c) => c.decrypt_block(b),
-        }
-    }
-
-    fn bits(&self) -> u32 {
-        match self.0 {
-            AesKey::A128(_) => 128,
-            AesKey::A192(_) => 192,
-            AesKey::A256(_) => 256,
-        }
-    }
-}
+/// AES for key wrap in std builds: the core's [`csc_core::keywrap::Kek`], which is the `aes`
+/// crate (AES-NI where the CPU has it, detected at run time), so there is one AES in the
+/// workspace. The name stays for the callers that picked "the fast one" before the core used
+/// the same crate.
+pub type FastAes = csc_core::keywrap::Kek;
 
 /// 32 fresh bytes from the operating system for one RSA private-key operation.
 pub fn blinding_seed() -> Result<BlindingSeed, UnwrapKeyError> {
@@ -372,17 +321,25 @@ mod tests {
     }
 
     #[test]
-    fn fast_aes_matches_the_core_aes() {
-        for len in [16usize, 24, 32] {
+    fn core_key_wrap_matches_aws_lc() {
+        use aws_lc_rs::key_wrap::{AES_128, AES_256, AesKek, KeyWrap, KeyWrapPadded};
+        for (len, alg) in [(16usize, &AES_128), (32, &AES_256)] {
             let kek_bytes: Vec<u8> = (0..len as u8).collect();
-            let fast = FastAes::new(&kek_bytes).unwrap();
-            let soft = Kek::new(&kek_bytes).unwrap();
+            let core = Kek::new(&kek_bytes).unwrap();
             let mut a = [0u8; 64];
             let mut b = [0u8; 64];
-            let wa = aes_kw::wrap(&fast, Mode::Kwp, b"some key bytes", &mut a).unwrap();
-            let wb = aes_kw::wrap(&soft, Mode::Kwp, b"some key bytes", &mut b).unwrap();
-            assert_eq!(wa, wb);
-            assert_eq!(fast.bits(), soft.bits());
+            let ours = aes_kw::wrap(&core, Mode::Kwp, b"some key bytes", &mut a).unwrap();
+            let theirs = AesKek::new(alg, &kek_bytes)
+                .unwrap()
+                .wrap_with_padding(b"some key bytes", &mut b)
+                .unwrap();
+            assert_eq!(ours, theirs);
+            let ours = aes_kw::wrap(&core, Mode::Kw, &[7u8; 32], &mut a).unwrap();
+            let theirs = AesKek::new(alg, &kek_bytes)
+                .unwrap()
+                .wrap(&[7u8; 32], &mut b)
+                .unwrap();
+            assert_eq!(ours, theirs);
         }
         assert!(FastAes::new(&[0; 7]).is_err());
     }

@@ -7,8 +7,12 @@
 //!   same number of instructions, and so do valid messages of the same length with different
 //!   contents and different blinding seeds. Valid and invalid differ only after the single
 //!   validity bit has been revealed (the message copy).
-//! - AES-KWP unwrap with the core's software AES: wrong KEK, wrong length indicator and bad
+//! - AES-KWP unwrap with the core's key wrap over the `aes` crate: wrong KEK, wrong length indicator and bad
 //!   padding all cost the same.
+//!
+//! For comparison (docs/ARCHITECTURE.md, "Key wrap"), the `aes-kw` crate's KWP unwrap runs on
+//! the same AES-KWP inputs: its invalid inputs do not all cost the same, because its integrity
+//! checks return early. That part asserts the difference, so that a change in aes-kw is noticed.
 //!
 //! Instruction counts do not show cache-timing leaks; the code has no secret-dependent memory
 //! indices by construction (tables are scanned whole). This is a test harness of its own
@@ -40,6 +44,15 @@ fn probe_rsa_oaep(key: &RsaPrivateKey, ct: &[u8], seed: &BlindingSeed, out: &mut
 fn probe_kwp(kek: &[u8], wrapped: &[u8], out: &mut [u8]) -> Result<usize, KeyWrapError> {
     let k = Kek::new(kek)?;
     aes_kw::unwrap(&k, Mode::Kwp, wrapped, out).map(<[u8]>::len)
+}
+
+/// One AES-KWP unwrap with the `aes-kw` crate (for comparison only).
+#[inline(never)]
+fn probe_aes_kw_crate(kek: &[u8], wrapped: &[u8], out: &mut [u8]) -> bool {
+    use ::aes_kw::KeyInit;
+    ::aes_kw::KwpAes256::new_from_slice(kek)
+        .map(|k| k.unwrap_key(wrapped, out).is_ok())
+        .unwrap_or(false)
 }
 
 fn core_key() -> RsaPrivateKey {
@@ -86,8 +99,8 @@ fn xor_mgf1(seed: &[u8], out: &mut [u8]) {
 /// RFC 3394 wrapping with a chosen initial value (to build KWP inputs with a wrong length
 /// indicator or bad padding that still pass the AIV check).
 fn raw_wrap(kek: &[u8], iv: [u8; 8], data: &[u8]) -> Vec<u8> {
-    use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
-    let c = aes::Aes256::new_from_slice(kek).unwrap();
+    use csc_core::keywrap::BlockCipher;
+    let c = Kek::new(kek).unwrap();
     let n = data.len() / 8;
     let mut a = iv;
     let mut r: Vec<[u8; 8]> = data.chunks(8).map(|c| c.try_into().unwrap()).collect();
@@ -96,7 +109,7 @@ fn raw_wrap(kek: &[u8], iv: [u8; 8], data: &[u8]) -> Vec<u8> {
             let mut b = [0u8; 16];
             b[..8].copy_from_slice(&a);
             b[8..].copy_from_slice(ri);
-            let mut blk = Array::from(b);
+            let mut blk = b;
             c.encrypt_block(&mut blk);
             let t = (n as u64) * j + i as u64 + 1;
             a.copy_from_slice(&blk[..8]);
@@ -193,8 +206,14 @@ fn write_inputs(dir: &Path) -> Vec<(String, bool)> {
 }
 
 fn child(class: &str, dir: &Path) {
-    let input = std::fs::read(dir.join(class)).unwrap();
     let mut out = [0u8; 256];
+    if let Some(kwp_class) = class.strip_prefix("aes-kw-crate-") {
+        let input = std::fs::read(dir.join(kwp_class)).unwrap();
+        let ok = probe_aes_kw_crate(&KEK, &input, &mut out);
+        assert_eq!(ok, kwp_class == "kwp-valid", "{class}");
+        return;
+    }
+    let input = std::fs::read(dir.join(class)).unwrap();
     if class.starts_with("rsa-") {
         let key = core_key();
         // The seed changes with the class: the count must not depend on the blinding either.
@@ -261,7 +280,24 @@ fn main() {
             .or_default()
             .push((class.clone(), n));
     }
+    // The aes-kw crate on the same KWP inputs.
+    let mut crate_counts = Vec::new();
+    for (class, valid) in classes.iter().filter(|(c, _)| c.starts_with("kwp-")) {
+        let name = format!("aes-kw-crate-{class}");
+        let n = instructions(&exe, &name, &dir, "probe_aes_kw_crate");
+        println!("{name:28} {n:>12} instructions");
+        assert!(n > 1_000, "{name}: only {n} instructions counted");
+        if !valid {
+            crate_counts.push(n);
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        crate_counts.iter().any(|n| *n != crate_counts[0]),
+        "aes-kw's KWP unwrap now costs the same for every invalid input: re-evaluate \
+         docs/ARCHITECTURE.md (Key wrap)"
+    );
+    println!("aes-kw crate, invalid KWP inputs: {crate_counts:?} instructions (not constant-time)");
     let mut failed = false;
     for ((rsa, valid), list) in &counts {
         let first = list[0].1;

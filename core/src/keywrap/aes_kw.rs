@@ -8,13 +8,15 @@
 //! failure the output buffer is wiped before [`KeyWrapError::Integrity`] is returned, so no
 //! partially unwrapped key survives.
 //!
-//! The block cipher is a parameter ([`BlockCipher`]): the core's constant-time software AES
-//! ([`Kek`]) by default, AES-NI through the `aes` crate in std builds (crate csc-crypto).
+//! The block cipher is a parameter ([`BlockCipher`]); [`Kek`] is the `aes` crate's, the one AES
+//! of the workspace (std builds use it too).
 //!
-//! The `aes-kw` crate is used by the tests as an independent implementation to compare with;
-//! this module exists because unwrap here must be branch-free on secret data, must never panic
-//! and must wipe its intermediates, which `aes-kw` does not promise (its KWP unwrap also
-//! accepts an 8-byte input as an empty key).
+//! Why this thin layer and not the `aes-kw` crate's `AesKw`/`AesKwp` (0.3): its KWP unwrap
+//! accepts an 8-byte input, skipping the block cipher entirely, as a valid wrapping of an empty
+//! key (so `A65959A600000000` "unwraps" under any KEK), and its integrity checks branch on the
+//! unwrapped data (AIV prefix, then length indicator, then a short-circuiting padding scan).
+//! docs/ARCHITECTURE.md ("Key wrap") has the evidence; the tests here still compare every
+//! result with `aes-kw` as an independent implementation.
 
 use core::fmt;
 use subtle::{Choice, ConstantTimeEq, ConstantTimeGreater, ConstantTimeLess};
@@ -53,8 +55,7 @@ impl fmt::Display for Mode {
 
 /// AES keyed with a key-encryption key: what key wrap needs from a block cipher.
 ///
-/// The core's own constant-time software AES ([`Kek`]) implements it; std builds add a
-/// hardware-accelerated one (crate csc-crypto).
+/// [`Kek`] (the `aes` crate) implements it; tests and other backends may bring their own.
 pub trait BlockCipher {
     /// A cipher keyed with 16, 24 or 32 bytes.
     fn new(key: &[u8]) -> Result<Self, KeyWrapError>
@@ -68,8 +69,8 @@ pub trait BlockCipher {
     fn bits(&self) -> u32;
 }
 
-/// The core's key-encryption key: [`super::aes_ct::Aes`], constant-time and panic-free.
-pub type Kek = super::aes_ct::Aes;
+/// The core's key-encryption key: the `aes` crate's cipher ([`super::aes::Aes`]).
+pub type Kek = super::aes::Aes;
 
 fn xor_counter(a: &mut [u8; SEMIBLOCK], t: u64) {
     for (x, y) in a.iter_mut().zip(t.to_be_bytes()) {

@@ -138,7 +138,7 @@ impl From<crate::secret::CapacityError> for ReleaseError {
 }
 
 /// Unwraps `blob` (RSA block followed by AES-KWP) into the start of `out`, returning the key,
-/// with the core's software AES. On error `out` holds nothing of the key.
+/// with the core's AES ([`super::Kek`]). On error `out` holds nothing of the key.
 pub fn unwrap_rsa_aes<'o, K: OaepDecrypt + ?Sized>(
     key: &K,
     alg: WrapAlgorithm,
@@ -184,7 +184,7 @@ pub fn unwrap_rsa_aes_with<'o, C: BlockCipher, K: OaepDecrypt + ?Sized>(
 
 /// Unwraps a release into `out`: `enc` is the `request.enc` of the release response,
 /// `ciphertext` the decoded `ciphertext` of `key_hsm`. The result is the raw key (oct) or PKCS#8
-/// DER (RSA, EC). Uses the core's software AES.
+/// DER (RSA, EC). Uses the core's AES ([`super::Kek`]).
 ///
 /// The key is written in place into the caller's [`ReleasedKey`] (a value returned by move could
 /// leave a copy behind on the stack); on error `out` is left empty and wiped.

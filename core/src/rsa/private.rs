@@ -1,15 +1,17 @@
-//! The core's own RSA private key: 2048, 3072 or 4096 bits, CRT parameters in fixed-size
-//! integers, constant-time and blinded (see the `crt` module), OAEP decoded without branching on
+//! The core's RSA private key: 2048, 3072 or 4096 bits, CRT parameters in `crypto-bigint`
+//! fixed-size integers, constant-time and blinded (see the `crt` module), OAEP decoded without branching on
 //! secret data (see [`super::oaep`]). No heap, no random number generator: each operation takes
 //! a [`BlindingSeed`] from the caller.
 
 use core::fmt;
 
+use crypto_bigint::{U1024, U2048};
+
 use super::crt::CrtKey;
 use super::oaep::{self, OaepDecrypt, OaepError, OaepHash, RsaPublicParts};
 use super::pkcs1::RsaPrivateKeyDer;
-use crate::keywrap::KeyError;
-use crate::keywrap::pkcs8::{self, PrivateKeyDer};
+use crate::private_key::KeyError;
+use crate::private_key::pkcs8::{self, PrivateKeyDer};
 use crate::secret::BlindingSeed;
 
 /// Largest modulus supported, in bytes.
@@ -21,10 +23,11 @@ const STACK_SCRUB: usize = 48 * 1024;
 
 // Sized for the largest key on purpose: the core has no heap to box variants in.
 #[allow(clippy::large_enum_variant)]
+// RSA-3072 keys (1536-bit primes) use the 2048-bit prime arithmetic: a third instantiation
+// would add about 15 KB of code to the core for a key size the sidecars do not generate.
 enum Crt {
-    K2048(CrtKey<32, 16>),
-    K3072(CrtKey<48, 24>),
-    K4096(CrtKey<64, 32>),
+    Primes1024(CrtKey<{ U1024::LIMBS }>),
+    Primes2048(CrtKey<{ U2048::LIMBS }>),
 }
 
 /// An RSA private key held by the core. Secret parts are wiped on drop; `Debug` shows only the
@@ -62,9 +65,8 @@ impl RsaPrivateKey {
             return Err(KeyError::Component { field: "q" });
         }
         let crt = match k {
-            256 => Crt::K2048(CrtKey::new(c, e)?),
-            384 => Crt::K3072(CrtKey::new(c, e)?),
-            512 => Crt::K4096(CrtKey::new(c, e)?),
+            256 => Crt::Primes1024(CrtKey::new(c, e)?),
+            384 | 512 => Crt::Primes2048(CrtKey::new(c, e)?),
             bytes => return Err(KeyError::ModulusSize { bytes }),
         };
         let mut n = [0u8; MAX_MODULUS_LEN];
@@ -113,9 +115,8 @@ impl RsaPrivateKey {
     #[inline(never)]
     fn raw(&self, c: &[u8], seed: &BlindingSeed, em: &mut [u8]) -> Result<(), OaepError> {
         match &self.crt {
-            Crt::K2048(k) => k.decrypt_raw(c, seed, em),
-            Crt::K3072(k) => k.decrypt_raw(c, seed, em),
-            Crt::K4096(k) => k.decrypt_raw(c, seed, em),
+            Crt::Primes1024(k) => k.decrypt_raw(c, seed, em),
+            Crt::Primes2048(k) => k.decrypt_raw(c, seed, em),
         }
     }
 }
@@ -169,7 +170,6 @@ impl fmt::Debug for RsaPrivateKey {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::rsa::bignum::{Monty, Nat};
     use crate::rsa::oaep::tests::encode;
     use crate::rsa::pkcs1;
     use std::vec;
@@ -184,12 +184,17 @@ pub(crate) mod tests {
 
     /// Textbook RSA with the public key (tests only).
     pub(crate) fn public_raw(public: RsaPublicParts<'_>, m: &[u8]) -> Vec<u8> {
-        let n = Monty::new(Nat::<64>::from_be(public.n).unwrap()).unwrap();
+        use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+        use crypto_bigint::{Odd, U64, U4096};
+        let n = super::super::uint_bytes::from_be::<{ U4096::LIMBS }>(public.n).unwrap();
+        let params = FixedMontyParams::new_vartime(Odd::new(n).unwrap());
         let e = public.e.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
-        let m = n.enter(&Nat::from_be(m).unwrap());
-        let c = n.leave(&n.pow_public(&m, e));
+        let m = super::super::uint_bytes::from_be::<{ U4096::LIMBS }>(m).unwrap();
+        let c = FixedMontyForm::new(&m, &params)
+            .pow_vartime(&U64::from_u64(e))
+            .retrieve();
         let mut out = vec![0u8; public.n.len()];
-        c.write_be(&mut out);
+        super::super::uint_bytes::write_be(&c, &mut out);
         out
     }
 
@@ -267,7 +272,7 @@ pub(crate) mod tests {
     #[test]
     fn inconsistent_components_are_refused() {
         let mut scratch = [0u8; 2048];
-        let (_, der) = crate::keywrap::pem::unarmor(PEM, &mut scratch).unwrap();
+        let (_, der) = crate::private_key::pem::unarmor(PEM, &mut scratch).unwrap();
         let good = pkcs1::read(der).unwrap();
         let mut dp = good.dp.to_vec();
         dp[100] ^= 1;

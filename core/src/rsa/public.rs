@@ -2,16 +2,19 @@
 //! MGF1-SHA-384, 48-byte salt; what AMD signs its certificates with) and RSASSA-PKCS1-v1_5
 //! (SHA-256/384; web PKI chains) signature verification, RFC 8017 sections 8.1.2 and 8.2.2.
 //!
-//! Moduli of 2048 to 4096 bits are accepted; the arithmetic ([`super::monty`]) works in fixed
-//! 4096-bit buffers on the stack, so stack use does not depend on the key. The exponent is
-//! public, so exponentiation is a plain variable-time square-and-multiply without window tables.
+//! Moduli of 2048 to 4096 bits are accepted; the arithmetic is `crypto-bigint`'s Montgomery form
+//! in a fixed 4096-bit [`U4096`] on the stack, so stack use does not depend on the key.
+//! Everything here is public (key, signature, message), so its variable-time API is used.
 
 use core::fmt;
 
 use sha2::{Digest, Sha256, Sha384};
 
+use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
+use crypto_bigint::{Odd, U4096};
+
 use super::mgf1;
-use super::monty::{self, Modulus};
+use super::uint_bytes;
 use crate::cert::alg::RsaPublicKey;
 
 /// Largest modulus accepted, in bytes.
@@ -124,16 +127,44 @@ fn public_op<'o>(
         .skip_while(|b| **b == 0)
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
 
-    let n = Modulus::new(n_bytes).ok_or(RsaError::ModulusSize { bits })?;
-    let mut x = monty::limbs_from_be(signature, n.limbs()).ok_or(RsaError::Invalid)?;
+    let n =
+        uint_bytes::from_be::<{ U4096::LIMBS }>(n_bytes).ok_or(RsaError::ModulusSize { bits })?;
+    let x = uint_bytes::from_be::<{ U4096::LIMBS }>(signature).ok_or(RsaError::Invalid)?;
     // RSAVP1: the signature representative must be below the modulus.
-    if !n.reduced(&x) {
+    if x >= n {
         return Err(RsaError::Invalid);
     }
-    n.pow_assign(&mut x, e_value);
+    let n = Odd::new(n)
+        .into_option()
+        .ok_or(RsaError::ModulusSize { bits })?;
+    let y = pow_public(&x, e_value, &monty_params(n));
     let em = out.get_mut(..k).ok_or(RsaError::Invalid)?;
-    monty::limbs_to_be(&x, em);
+    uint_bytes::write_be(&y, em);
     Ok((bits, em))
+}
+
+/// The Montgomery parameters of a public modulus, in a frame of their own: computing R^2 mod n
+/// is the deepest use of stack in verification.
+#[inline(never)]
+fn monty_params(n: Odd<U4096>) -> FixedMontyParams<{ U4096::LIMBS }> {
+    FixedMontyParams::new_vartime(n)
+}
+
+/// `x^e mod n` by left-to-right square-and-multiply over the bits of the public exponent: for
+/// an exponent of a few bits this needs no window table (`pow_vartime` keeps sixteen 4096-bit
+/// powers on the stack, more than the whole verification may use on a microcontroller).
+#[inline(never)]
+fn pow_public(x: &U4096, e: u64, params: &FixedMontyParams<{ U4096::LIMBS }>) -> U4096 {
+    let base = FixedMontyForm::new(x, params);
+    let mut acc = base;
+    let top = u64::BITS.saturating_sub(e.leading_zeros());
+    for bit in (0..top.saturating_sub(1)).rev() {
+        acc = acc.square();
+        if (e >> bit) & 1 == 1 {
+            acc = acc.mul(&base);
+        }
+    }
+    acc.retrieve()
 }
 
 /// EMSA-PSS-VERIFY (RFC 8017 section 9.1.2) for SHA-384 / MGF1-SHA-384 / salt 48.

@@ -10,8 +10,9 @@
 //! `--padded` is RFC 5649 (KWP), `--plain` RFC 3394 (KW). For `rsa-aes-unwrap`, `--key` is a
 //! PKCS#1 or PKCS#8 RSA private key file (PEM or DER) and `--in` a file (or `-`) holding the
 //! wrapped key as base64url/base64 text or raw bytes. Results are printed as lowercase hex.
-//! The default backend is aws-lc-rs with AES-NI; `--backend core` uses the no_std core's own
-//! constant-time RSA and AES.
+//! The default backend is aws-lc-rs; `--backend core` uses the no_std core's constant-time RSA
+//! (crypto-bigint). AES key wrap is the core's on both (over the `aes` crate, AES-NI where the
+//! CPU has it): the workspace has one AES.
 //!
 //! Exit codes: 0 success, 2 key-wrap integrity check failed, 3 RSA-OAEP part failed,
 //! 6 malformed input, 1 usage or I/O error.

@@ -12,8 +12,8 @@ use core::fmt;
 
 use super::KeyError;
 use super::pem::{self, PemKind};
+use super::pkcs1::{self, RsaPrivateKeyDer};
 use crate::der::{self, tag};
-use crate::rsa::pkcs1::{self, RsaPrivateKeyDer};
 use crate::secret::SecretBytes;
 
 /// rsaEncryption, 1.2.840.113549.1.1.1.
@@ -25,38 +25,13 @@ pub const OID_P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
 /// secp384r1 (P-384), 1.3.132.0.34.
 pub const OID_P384: &[u8] = &[0x2B, 0x81, 0x04, 0x00, 0x22];
 
-/// The NIST curves the readers accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Curve {
-    /// P-256 (secp256r1).
-    P256,
-    /// P-384 (secp384r1).
-    P384,
-}
+pub use crate::ec::Curve;
 
-impl Curve {
-    fn from_oid(oid: &[u8]) -> Result<Self, KeyError> {
-        match oid {
-            OID_P256 => Ok(Curve::P256),
-            OID_P384 => Ok(Curve::P384),
-            _ => Err(KeyError::Curve),
-        }
-    }
-
-    /// Field and scalar size in bytes.
-    pub const fn size(self) -> usize {
-        match self {
-            Curve::P256 => 32,
-            Curve::P384 => 48,
-        }
-    }
-
-    /// The JWK `crv` name.
-    pub const fn jwk_name(self) -> &'static str {
-        match self {
-            Curve::P256 => "P-256",
-            Curve::P384 => "P-384",
-        }
+fn curve_from_oid(oid: &[u8]) -> Result<Curve, KeyError> {
+    match oid {
+        OID_P256 => Ok(Curve::P256),
+        OID_P384 => Ok(Curve::P384),
+        _ => Err(KeyError::Curve),
     }
 }
 
@@ -115,11 +90,7 @@ impl EcPrivateKeyDer<'_> {
             dst.copy_from_slice(digits);
             Ok::<usize, KeyError>(size)
         })?;
-        let ok = match self.curve {
-            Curve::P256 => super::ec::p256_scalar_ok(out.as_bytes()),
-            Curve::P384 => super::ec::p384_scalar_ok(out.as_bytes()),
-        };
-        if ok {
+        if crate::ec::scalar_ok(self.curve, out.as_bytes()) {
             Ok(out)
         } else {
             Err(KeyError::Component { field: "d" })
@@ -144,11 +115,7 @@ impl EcPrivateKeyDer<'_> {
         let (Some(x), Some(y)) = (p.x.get_mut(..size), p.y.get_mut(..size)) else {
             return Err(bad);
         };
-        let done = match self.curve {
-            Curve::P256 => super::ec::p256_public(d, x, y),
-            Curve::P384 => super::ec::p384_public(d, x, y),
-        };
-        done.ok_or(bad)?;
+        crate::ec::public_point(self.curve, d, x, y).ok_or(bad)?;
         Ok(p)
     }
 }
@@ -198,7 +165,7 @@ pub fn read_pkcs8(der: &[u8]) -> Result<PrivateKeyDer<'_>, KeyError> {
         }
         OID_EC_PUBLIC_KEY => {
             let curve_oid = params.ok_or(KeyError::Curve)?.expect(tag::OID)?;
-            let curve = Curve::from_oid(curve_oid.value)?;
+            let curve = curve_from_oid(curve_oid.value)?;
             Ok(PrivateKeyDer::Ec(read_sec1(key, Some(curve))?))
         }
         _ => Err(KeyError::Algorithm),
@@ -221,7 +188,7 @@ pub fn read_sec1(der: &[u8], outer: Option<Curve>) -> Result<EcPrivateKeyDer<'_>
     let inner = match r.read_optional(tag::context(0))? {
         Some(p) => {
             let oid = der::read_single(p.value, tag::OID)?;
-            Some(Curve::from_oid(oid.value)?)
+            Some(curve_from_oid(oid.value)?)
         }
         None => None,
     };

@@ -1,12 +1,12 @@
 //! PKCS#1 `RSAPrivateKey` (RFC 8017 appendix A.1.2), read without copying.
 //!
-//! PKCS#8 `PrivateKeyInfo` wrapping and PEM are handled by [`crate::keywrap::pkcs8`], which
+//! PKCS#8 `PrivateKeyInfo` wrapping and PEM are handled by [`super::pkcs8`], which
 //! hands the inner PKCS#1 bytes to [`read`].
 
 use core::fmt;
 
+use super::KeyError;
 use crate::der::{self, tag};
-use crate::keywrap::KeyError;
 
 /// The components of a two-prime RSA private key, as big-endian integers without leading zeros,
 /// borrowed from the DER they were read from.
