@@ -31,6 +31,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!("csc-rs/", env!("CARGO_PKG_VERSION"
 /// Default bound of a response body (the largest answers are certificate chains and CRLs).
 pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// Default of [`HttpConfig::max_idle_per_host`]: as many as encfs keeps in flight per blob.
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 16;
+
 /// Configuration of an [`HttpClient`].
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -48,6 +51,10 @@ pub struct HttpConfig {
     pub retry: RetryPolicy,
     /// The User-Agent header.
     pub user_agent: String,
+    /// Idle connections kept per host for reuse. Callers that keep many requests in flight
+    /// (blob range reads) need at least that many, or each burst opens new connections (a
+    /// TLS handshake each).
+    pub max_idle_per_host: usize,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +67,7 @@ impl Default for HttpConfig {
             max_body: DEFAULT_MAX_BODY,
             retry: RetryPolicy::default(),
             user_agent: DEFAULT_USER_AGENT.to_string(),
+            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
         }
     }
 }
@@ -235,7 +243,7 @@ impl HttpClient {
             .wrap_connector(http);
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(config.max_idle_per_host)
             .build(connector);
         Ok(HttpClient {
             inner,
