@@ -24,6 +24,8 @@ const DATA_INO: INodeNo = INodeNo(2);
 const TTL: Duration = Duration::from_secs(3600);
 /// Largest read and write request asked of the kernel (its default limit is 1 MiB).
 const MAX_IO: u32 = 1024 * 1024;
+/// Largest write request: every request thread keeps a receive buffer that large.
+const MAX_WRITE: u32 = 256 * 1024;
 /// Background requests the kernel may queue (its default is 12).
 const MAX_BACKGROUND: u16 = 64;
 
@@ -105,8 +107,9 @@ impl OneFileFs {
 impl Filesystem for OneFileFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Larger requests mean fewer round trips; the kernel clamps to what it supports.
+        // Writes stay smaller: each request thread's receive buffer grows to the largest.
         let _ = config.set_max_readahead(MAX_IO);
-        let _ = config.set_max_write(MAX_IO);
+        let _ = config.set_max_write(MAX_WRITE);
         // Lets a loop device in direct-I/O mode keep several reads in flight.
         let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
         // Requests the kernel queues before it makes writers wait: enough for every request

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -152,7 +152,7 @@ pub(crate) fn check_range(offset: u64, len: u64, size: u64) -> Result<(), Source
     }
 }
 
-/// A local file as a block source. In read-write mode the file is locked (`flock`) so that a
+/// A local file (or a block device) as a block source. In read-write mode the file is locked (`flock`) so that a
 /// second writer fails at open, and its version is derived from (inode, size, mtime) so that a
 /// change by any other process is detected by the conditional write.
 #[derive(Debug)]
@@ -196,10 +196,18 @@ impl LocalFile {
                 });
             }
         }
-        let size = file
+        let meta = file
             .metadata()
-            .map_err(|source| SourceError::Io { op: "stat", source })?
-            .len();
+            .map_err(|source| SourceError::Io { op: "stat", source })?;
+        let size = if meta.file_type().is_block_device() {
+            // A block device (a disk holding the image) has no length in its metadata.
+            use std::io::Seek;
+            (&file)
+                .seek(std::io::SeekFrom::End(0))
+                .map_err(|source| SourceError::Io { op: "seek", source })?
+        } else {
+            meta.len()
+        };
         let version = file_version(&file)?;
         Ok(Self {
             file,

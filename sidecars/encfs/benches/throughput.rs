@@ -108,7 +108,16 @@ impl Mounted {
     /// Stops it; encfs's counters of the workload.
     fn finish(self) -> Option<Counts> {
         match self {
-            Mounted::Encfs(e, _) => Some(workload_counts(&e.stop())),
+            Mounted::Encfs(e, _) => {
+                let log = e.stop();
+                if let Some(l) = log
+                    .lines()
+                    .rfind(|l| l.contains("source requests at teardown"))
+                {
+                    eprintln!("  {l}");
+                }
+                Some(workload_counts(&log))
+            }
             Mounted::Azmount(a) => {
                 a.stop();
                 None
@@ -196,7 +205,13 @@ fn run(sys: &System, w: &world::World, work: &Path, delay: u64, cfg: &Config) ->
     f.ttfb_ms = load::first_byte(&file(&m)).as_secs_f64() * 1e3;
     let (bytes, d) = load::sequential(&file(&m));
     f.seq_mbs = bytes as f64 / 1e6 / d.as_secs_f64();
-    rss = rss.max(load::peak_rss_kib(m.pid()));
+    let phase = load::peak_rss_kib(m.pid());
+    eprintln!(
+        "{}: sequential read, peak RSS {} MiB",
+        tag("seq"),
+        phase / 1024
+    );
+    rss = rss.max(phase);
     m.finish();
     let s = w.proxy.stats().since(&s0);
     f.req_per_mib = s.requests as f64 / (bytes as f64 / MIB);
@@ -208,7 +223,9 @@ fn run(sys: &System, w: &world::World, work: &Path, delay: u64, cfg: &Config) ->
         let s0 = w.proxy.stats();
         let (n, d) = load::random(&file(&m), threads, cfg.random_time);
         let wire = w.proxy.stats().since(&s0);
-        rss = rss.max(load::peak_rss_kib(m.pid()));
+        let phase = load::peak_rss_kib(m.pid());
+        eprintln!("{}: random reads, peak RSS {} MiB", tag("qd"), phase / 1024);
+        rss = rss.max(phase);
         let counts = m.finish();
         (n, d, wire, counts)
     };
@@ -231,7 +248,9 @@ fn run(sys: &System, w: &world::World, work: &Path, delay: u64, cfg: &Config) ->
     load::small_overwrite(&target, 8 << 20);
     f.small_write_up = w.proxy.stats().since(&s0).bytes_up;
     std::fs::remove_file(&target).unwrap();
-    rss = rss.max(load::peak_rss_kib(m.pid()));
+    let phase = load::peak_rss_kib(m.pid());
+    eprintln!("{}: writes, peak RSS {} MiB", tag("write"), phase / 1024);
+    rss = rss.max(phase);
     m.finish();
     f.small_write_payload = None;
     f.rss_mib = rss as f64 / 1024.0;

@@ -31,8 +31,9 @@ use crate::key::{self, KeyRelease};
 use crate::source::{self, Opened, SourceContext};
 use crate::stale::{self, Lock};
 
-/// Largest read-ahead request to a blob (Put Page's limit too).
-pub const REMOTE_REQUEST: usize = 4 << 20;
+/// Largest read-ahead or write-back request to a blob (Put Page takes up to 4 MiB; larger
+/// requests did not read faster from Azurite and double the memory a response holds).
+pub const REMOTE_REQUEST: usize = 2 << 20;
 /// Largest read-ahead request to a local file.
 pub const LOCAL_REQUEST: usize = 1 << 20;
 /// Read-ahead of a local file at most.
@@ -199,6 +200,7 @@ fn log_requests(index: usize, source: &Counters, cache: Option<&BlockCache>, whe
         bypassed = cached(|s| &s.bypassed),
         shared = cached(|s| &s.shared),
         uploads = cached(|s| &s.written_back),
+        peak_blocks = cached(|s| &s.peak_blocks),
         "source requests {when}"
     );
 }

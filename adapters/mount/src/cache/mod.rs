@@ -78,6 +78,8 @@ pub const MIN_BLOCK_SIZE: usize = 4096;
 pub const READ_ROUNDING: u64 = 4096;
 /// Bytes a stream must cover before it counts as sequential.
 const CONFIRM_BYTES: u64 = 128 * 1024;
+/// Write-backs one insertion may wait for before it goes over capacity.
+const MAX_FLUSHES_PER_INSERT: u32 = 4;
 
 /// A configuration the cache cannot work with.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -123,6 +125,8 @@ pub struct CacheStats {
     pub shared: AtomicU64,
     /// Page ranges uploaded by write-back.
     pub written_back: AtomicU64,
+    /// Most blocks held at once (above the capacity only while every block is in use).
+    pub peak_blocks: AtomicU64,
 }
 
 impl CacheStats {
@@ -130,14 +134,15 @@ impl CacheStats {
     pub fn summary(&self) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
-            "hits={} misses={} prefetched={} read_ahead_requests={} bypassed={} shared={} written_back={}",
+            "hits={} misses={} prefetched={} read_ahead_requests={} bypassed={} shared={} written_back={} peak_blocks={}",
             g(&self.hits),
             g(&self.misses),
             g(&self.prefetched),
             g(&self.read_ahead_requests),
             g(&self.bypassed),
             g(&self.shared),
-            g(&self.written_back)
+            g(&self.written_back),
+            g(&self.peak_blocks)
         )
     }
 }
@@ -207,6 +212,13 @@ struct Inner {
     /// Set after a conditional write found a foreign change: every later write fails.
     poisoned: Mutex<Option<String>>,
     jobs: Mutex<Option<Sender<Job>>>,
+    /// Block buffers of evicted blocks, reused for new ones (no allocator churn: a
+    /// sequential read would otherwise allocate and free a block per block read).
+    spare: Mutex<Vec<Vec<u8>>>,
+    /// Spare buffers kept at most.
+    spare_max: usize,
+    /// Blocks held now.
+    held: AtomicU64,
     stats: CacheStats,
 }
 
@@ -252,7 +264,8 @@ impl BlockCache {
             });
         }
         let blocks = config.capacity / bs;
-        let nshards = blocks.clamp(1, 16);
+        // Shards of about eight blocks: enough for a read-ahead window spread over them.
+        let nshards = (blocks / 8).clamp(1, 16);
         let shard_cap = blocks.div_ceil(nshards);
         let shards = (0..nshards)
             .map(|_| {
@@ -288,6 +301,9 @@ impl BlockCache {
             write_back: Mutex::new(version),
             poisoned: Mutex::new(None),
             jobs: Mutex::new(Some(tx)),
+            spare: Mutex::new(Vec::new()),
+            spare_max: blocks / 2 + config.fetch_threads.max(1),
+            held: AtomicU64::new(0),
             stats: CacheStats::default(),
         });
         let rx = Arc::new(Mutex::new(rx));
@@ -397,35 +413,60 @@ impl Inner {
         Some(e.clone())
     }
 
-    /// Finds or inserts the entry for `index`; `true` when it was inserted (as `fresh`).
+    /// Finds or inserts the entry for `index`; `true` when it was inserted (as `fresh`). A
+    /// full shard makes room by dropping its least recently used clean block, or by writing
+    /// back dirty blocks (the writer waits: dirty data never grows the cache); only when
+    /// every block is in use does the shard run over capacity for a moment.
     fn get(&self, index: u64, fresh: Fresh) -> (Arc<Entry>, bool) {
-        let mut flushed = false;
+        match self.insert(index, fresh, false) {
+            Some(got) => got,
+            // Unreachable: only read-ahead insertions give up.
+            None => self.get(index, fresh),
+        }
+    }
+
+    /// Inserts a block for read-ahead if there is room without writing anything back or
+    /// going over capacity; `None` otherwise (and when the block is already held).
+    fn get_ahead(&self, index: u64) -> Option<Arc<Entry>> {
+        match self.insert(index, Fresh::Loading, true) {
+            Some((e, true)) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn insert(&self, index: u64, fresh: Fresh, ahead: bool) -> Option<(Arc<Entry>, bool)> {
+        let mut flushes = 0;
         loop {
             let mut shard = lock(self.shard(index));
             if let Some(e) = shard.map.get(&index) {
                 e.last_use.store(self.tick(), Ordering::Relaxed);
-                return (e.clone(), false);
+                return Some((e.clone(), false));
             }
             let mut must_flush = false;
             while shard.map.len() >= self.shard_cap {
                 match self.victim(&shard) {
                     Victim::Clean(i) => {
-                        shard.map.remove(&i);
+                        if let Some(e) = shard.map.remove(&i) {
+                            self.held.fetch_sub(1, Ordering::Relaxed);
+                            self.recycle(e);
+                        }
                     }
-                    Victim::Dirty if !flushed => {
+                    Victim::Dirty | Victim::None if ahead => return None,
+                    Victim::Dirty if flushes < MAX_FLUSHES_PER_INSERT => {
                         must_flush = true;
                         break;
                     }
-                    // Everything in use, or still dirty after a write-back: run over
-                    // capacity for a moment.
+                    // Everything in use, or dirtied again as fast as it is written back:
+                    // run over capacity for a moment.
                     Victim::Dirty | Victim::None => break,
                 }
             }
             if must_flush {
                 drop(shard);
-                flushed = true;
+                flushes += 1;
                 if let Err(err) = self.flush_dirty() {
                     tracing::error!(error = %err, "write-back to make room failed; blocks kept");
+                    flushes = MAX_FLUSHES_PER_INSERT;
                 }
                 continue;
             }
@@ -433,7 +474,7 @@ impl Inner {
             let pages = len.div_ceil(PAGE);
             let (state, bytes) = match fresh {
                 Fresh::Loading => (State::Loading, Vec::new()),
-                Fresh::Unknown => (State::Ready, vec![0u8; len]),
+                Fresh::Unknown => (State::Ready, self.buffer(len)),
             };
             let e = Arc::new(Entry {
                 index,
@@ -448,28 +489,52 @@ impl Inner {
                 last_use: AtomicU64::new(self.tick()),
             });
             shard.map.insert(index, e.clone());
-            return (e, true);
+            let held = self.held.fetch_add(1, Ordering::Relaxed) + 1;
+            self.stats.peak_blocks.fetch_max(held, Ordering::Relaxed);
+            return Some((e, true));
         }
     }
 
-    /// The least recently used block nobody holds, preferring clean ones.
+    /// The least recently used clean block nobody holds; else whether some block is dirty
+    /// (held or not: a write-back under way holds the blocks it saves, and an insertion
+    /// should wait for it rather than grow the cache).
     fn victim(&self, shard: &Shard) -> Victim {
-        let mut dirty_seen = false;
+        let dirty_seen = shard.map.values().any(|e| e.dirty.load(Ordering::Acquire));
         let clean = shard
             .map
             .values()
-            .filter(|e| Arc::strong_count(e) == 1 && matches!(*lock(&e.state), State::Ready))
-            .filter(|e| {
-                let d = e.dirty.load(Ordering::Acquire);
-                dirty_seen |= d;
-                !d
-            })
+            .filter(|e| Arc::strong_count(e) == 1 && !e.dirty.load(Ordering::Acquire))
+            .filter(|e| matches!(*lock(&e.state), State::Ready))
             .min_by_key(|e| e.last_use.load(Ordering::Relaxed))
             .map(|e| e.index);
         match (clean, dirty_seen) {
             (Some(i), _) => Victim::Clean(i),
             (None, true) => Victim::Dirty,
             (None, false) => Victim::None,
+        }
+    }
+
+    /// A zeroed buffer of `len` bytes, reusing an evicted block's when there is one.
+    fn buffer(&self, len: usize) -> Vec<u8> {
+        match lock(&self.spare).pop() {
+            Some(mut b) => {
+                b.clear();
+                b.resize(len, 0);
+                b
+            }
+            None => vec![0u8; len],
+        }
+    }
+
+    /// Keeps the buffer of a block that left the cache for the next one.
+    fn recycle(&self, e: Arc<Entry>) {
+        let Ok(entry) = Arc::try_unwrap(e) else {
+            return;
+        };
+        let block = entry.data.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut spare = lock(&self.spare);
+        if spare.len() < self.spare_max && block.bytes.capacity() >= self.block_size as usize {
+            spare.push(block.bytes);
         }
     }
 
@@ -484,7 +549,7 @@ impl Inner {
         let (start, _) = self.block_range(first.index);
         let mut bufs: Vec<Vec<u8>> = run
             .iter()
-            .map(|e| vec![0u8; self.block_range(e.index).1])
+            .map(|e| self.buffer(self.block_range(e.index).1))
             .collect();
         let result = {
             let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
@@ -506,6 +571,7 @@ impl Inner {
                     let mut shard = lock(self.shard(e.index));
                     if shard.map.get(&e.index).is_some_and(|x| Arc::ptr_eq(x, e)) {
                         shard.map.remove(&e.index);
+                        self.held.fetch_sub(1, Ordering::Relaxed);
                     }
                 }
             }

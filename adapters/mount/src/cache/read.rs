@@ -261,15 +261,16 @@ impl Inner {
         let per_request = (self.max_request / self.block_size).max(1) as usize;
         let mut run: Vec<Arc<Entry>> = Vec::new();
         for index in first..end {
-            match self.get(index, Fresh::Loading) {
-                (e, true) => {
+            match self.get_ahead(index) {
+                Some(e) => {
                     self.stats.prefetched.fetch_add(1, Ordering::Relaxed);
                     run.push(e);
                     if run.len() == per_request {
                         self.spawn_load(std::mem::take(&mut run));
                     }
                 }
-                (_, false) => self.spawn_load(std::mem::take(&mut run)),
+                // Held already, or no room: the reader fetches it when it gets there.
+                None => self.spawn_load(std::mem::take(&mut run)),
             }
         }
         self.spawn_load(run);

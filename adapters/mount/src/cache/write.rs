@@ -137,7 +137,7 @@ impl Inner {
             return Ok(());
         }
         dirty.sort_by_key(|e| e.index);
-        self.write_back(&dirty)
+        self.write_back(dirty)
     }
 
     /// The uploads that save the dirty pages of `entries` (sorted by index).
@@ -184,11 +184,14 @@ impl Inner {
     }
 
     /// Uploads the dirty pages of `entries` (sorted by index), run by run, each conditioned
-    /// on the version the previous upload returned.
-    pub(super) fn write_back(&self, entries: &[Arc<Entry>]) -> Result<(), SourceError> {
+    /// on the version the previous upload returned. A block is held only until the run that
+    /// saves its last dirty pages is uploaded.
+    pub(super) fn write_back(&self, entries: Vec<Arc<Entry>>) -> Result<(), SourceError> {
         let mut version = lock(&self.write_back);
         self.check_poisoned()?;
-        for run in self.plan(entries) {
+        let runs = self.plan(&entries);
+        drop(entries);
+        for run in runs {
             let mut bytes = Vec::with_capacity(run.len);
             for (e, r) in &run.parts {
                 let mut d = e.write();

@@ -45,14 +45,14 @@ impl Azmount {
         let child = Command::new(bin)
             .arg("-mountpoint")
             .arg(&fuse_dir)
-            .args(["-url", url, "-loglevel", "warning", "-readWrite"])
+            .args(["-url", url, "-loglevel", "info", "-readWrite"])
             .arg(if rw { "true" } else { "false" })
             .arg("-logfile")
             .arg(dir.join("azmount.log"))
             .env("SSL_CERT_FILE", ca)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("azmount.stderr")).unwrap())
             .spawn()
             .expect("azmount starts");
         let mut me = Azmount {
@@ -86,7 +86,18 @@ impl Azmount {
         if !rw {
             mount.args(["-o", "ro"]);
         }
-        sh(mount.arg(me.dev.as_ref().unwrap()).arg(&me.mnt));
+        let out = mount
+            .arg(me.dev.as_ref().unwrap())
+            .arg(&me.mnt)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting ext4 from azmount's file failed: {}\nazmount's log:\n{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(dir.join("azmount.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.join("azmount.stderr")).unwrap_or_default()
+        );
         let took = t0.elapsed();
         (me, took)
     }
