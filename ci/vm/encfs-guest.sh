@@ -90,7 +90,8 @@ run() { # input
   start "$k" "$k-3"
   [ "$(cat "/mnt/$k/rw/at-exit.txt")" = "written back on SIGTERM" ] ||
     fail "$k-3: the file written before SIGTERM is missing"
-  if echo no >"/mnt/$k/ro/refused.txt" 2>/dev/null; then fail "$k-3: wrote to a read-only mount"; fi
+  if (echo no >"/mnt/$k/ro/refused.txt") 2>/dev/null; then fail "$k-3: wrote to a read-only mount"; fi
+  log "$k-3: a write to the read-only mount was refused"
   files_check "/mnt/$k/rw" "$k-3"
   stop "$k-3"
   log "$k: done"

@@ -203,7 +203,7 @@ impl Blobs {
             tokens,
             az,
             proxy,
-            ca_pem: emu.ca_pem(),
+            ca_pem: emu.ca_pem().to_string(),
             _emu: emu,
         };
         b.rt.block_on(async {
