@@ -34,6 +34,8 @@ use crate::stale::{self, Lock};
 /// Largest read-ahead or write-back request to a blob (Put Page takes up to 4 MiB; larger
 /// requests did not read faster from Azurite and double the memory a response holds).
 pub const REMOTE_REQUEST: usize = 2 << 20;
+/// Read-ahead requests to a blob in flight at once: the whole window of a 16 MiB cache.
+pub const REMOTE_READ_AHEAD_REQUESTS: usize = 6;
 /// Largest read-ahead request to a local file.
 pub const LOCAL_REQUEST: usize = 1 << 20;
 /// Read-ahead of a local file at most.
@@ -94,7 +96,7 @@ impl Settings {
     }
 
     /// The cache for a source. A blob is read ahead as far as the cache allows, in requests
-    /// of up to [`REMOTE_REQUEST`], four at a time: every request is a round trip of
+    /// of up to [`REMOTE_REQUEST`], several at a time: every request is a round trip of
     /// milliseconds, and a few large ones in flight is what keeps a sequential reader busy.
     /// A local file is read ahead less and in smaller requests.
     pub fn cache_for(&self, remote: bool) -> CacheConfig {
@@ -106,7 +108,7 @@ impl Settings {
                 capacity: self.cache_size,
                 read_ahead: self.cache_size / 4 * 3,
                 max_request: request(REMOTE_REQUEST),
-                fetch_threads: 4,
+                fetch_threads: REMOTE_READ_AHEAD_REQUESTS,
             }
         } else {
             CacheConfig {
@@ -194,6 +196,7 @@ fn log_requests(index: usize, source: &Counters, cache: Option<&BlockCache>, whe
         writes = get(&source.writes),
         written_bytes = get(&source.written_bytes),
         cache_hits = cached(|s| &s.hits),
+        cache_waits = cached(|s| &s.waited),
         cache_misses = cached(|s| &s.misses),
         prefetched = cached(|s| &s.prefetched),
         read_ahead_requests = cached(|s| &s.read_ahead_requests),

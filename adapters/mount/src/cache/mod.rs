@@ -113,6 +113,8 @@ pub enum ConfigError {
 pub struct CacheStats {
     /// Block reads served from the cache (or from a fetch already under way).
     pub hits: AtomicU64,
+    /// Of those, reads that had to wait for the fetch under way (read-ahead behind).
+    pub waited: AtomicU64,
     /// Blocks a sequential reader had to fetch itself.
     pub misses: AtomicU64,
     /// Blocks fetched ahead of a reader.
@@ -134,8 +136,9 @@ impl CacheStats {
     pub fn summary(&self) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
-            "hits={} misses={} prefetched={} read_ahead_requests={} bypassed={} shared={} written_back={} peak_blocks={}",
+            "hits={} waited={} misses={} prefetched={} read_ahead_requests={} bypassed={} shared={} written_back={} peak_blocks={}",
             g(&self.hits),
+            g(&self.waited),
             g(&self.misses),
             g(&self.prefetched),
             g(&self.read_ahead_requests),

@@ -84,6 +84,9 @@ impl Inner {
             let e = match &seg.part {
                 Part::Held(e) => {
                     self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                    if matches!(*super::lock(&e.state), super::State::Loading) {
+                        self.stats.waited.fetch_add(1, Ordering::Relaxed);
+                    }
                     e
                 }
                 Part::Load(e) => {

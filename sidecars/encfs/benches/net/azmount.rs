@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub struct Azmount {
     child: Option<Child>,
+    stderr: PathBuf,
     fuse_dir: PathBuf,
     dev: Option<String>,
     pub mnt: PathBuf,
@@ -57,6 +58,7 @@ impl Azmount {
             .expect("azmount starts");
         let mut me = Azmount {
             child: Some(child),
+            stderr: dir.join("azmount.stderr"),
             fuse_dir,
             dev: None,
             mnt,
@@ -106,9 +108,14 @@ impl Azmount {
         self.child.as_ref().unwrap().id()
     }
 
-    /// Unmounts ext4, detaches the loop device and unmounts the FUSE file (azmount then exits).
+    /// Unmounts ext4, detaches the loop device and unmounts the FUSE file (azmount then
+    /// exits); prints what azmount wrote to standard error, if anything (its panics).
     pub fn stop(mut self) {
         self.teardown();
+        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        if !err.trim().is_empty() {
+            eprintln!("azmount's standard error:\n{err}");
+        }
     }
 
     fn teardown(&mut self) {

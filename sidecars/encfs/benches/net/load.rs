@@ -93,32 +93,49 @@ pub fn random(path: &Path, threads: usize, time: Duration) -> (u64, Duration) {
 
 /// Creates `path` with `bytes` of data in 1 MiB writes and fsyncs it; returns the time of
 /// both together.
-pub fn write_fsync(path: &Path, bytes: u64) -> Duration {
+pub fn write_fsync(path: &Path, bytes: u64) -> std::io::Result<Duration> {
     let mut seed = 0x1234_5678_9abc_def1u64;
     let mut buf = vec![0u8; 1 << 20];
     let t0 = Instant::now();
-    let mut f = File::create(path).unwrap();
+    let mut f = File::create(path)?;
     let mut left = bytes;
     while left > 0 {
         for chunk in buf.chunks_exact_mut(8) {
             chunk.copy_from_slice(&xorshift(&mut seed).to_le_bytes());
         }
         let n = left.min(buf.len() as u64) as usize;
-        f.write_all(&buf[..n]).unwrap();
+        f.write_all(&buf[..n])?;
         left -= n as u64;
     }
-    f.sync_all().unwrap();
-    t0.elapsed()
+    f.sync_all()?;
+    Ok(t0.elapsed())
 }
 
 /// Overwrites 4 KiB at `offset` of the existing file `path` and fdatasyncs it; returns the
 /// time.
-pub fn small_overwrite(path: &Path, offset: u64) -> Duration {
-    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+pub fn small_overwrite(path: &Path, offset: u64) -> std::io::Result<Duration> {
+    let f = std::fs::OpenOptions::new().write(true).open(path)?;
     let t0 = Instant::now();
-    f.write_all_at(&[0x5au8; 4096], offset).unwrap();
-    f.sync_data().unwrap();
-    t0.elapsed()
+    f.write_all_at(&[0x5au8; 4096], offset)?;
+    f.sync_data()?;
+    Ok(t0.elapsed())
+}
+
+/// CPU time (user and system, all threads) process `pid` has used, in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14,
+    // stime 15, in clock ticks.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| f.get(*i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    #[allow(unsafe_code)]
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks as f64 / hz
 }
 
 /// Peak resident set of process `pid` in KiB (`VmHWM`).

@@ -11,7 +11,7 @@ use csc_azure::blob::{BlobAuth, BlobClient};
 use csc_azure::http::{HttpClient, HttpConfig, Request};
 use csc_azure::identity::{Credential, TokenProvider};
 use csc_emulate::{Emulator, EmulatorConfig, UncheckedSignaturePlaceholder};
-use csc_testkit::{LatencyProxy, ProxyConfig};
+use csc_testkit::{HeaderStripper, LatencyProxy, ProxyConfig, StripConfig};
 use http::header::HeaderName;
 
 use crate::common::azurite::Azurite;
@@ -27,6 +27,8 @@ pub struct World {
     _emu: Emulator,
     pub az: Azurite,
     pub proxy: LatencyProxy,
+    /// azmount's way into the proxy (see csc-testkit's `strip`).
+    strip: HeaderStripper,
     http: HttpClient,
     tokens: Arc<TokenProvider>,
     /// The emulators' CA (PEM), trusted by encfs (`-cafile`) and azmount (`SSL_CERT_FILE`).
@@ -52,6 +54,16 @@ impl World {
         let az = Azurite::start(&emu);
         let proxy =
             LatencyProxy::start(ProxyConfig::new(([127, 0, 0, 1], az.port()).into())).unwrap();
+        let strip = HeaderStripper::start(
+            StripConfig::trusting(
+                proxy.addr(),
+                emu.ca_der(),
+                "127.0.0.1",
+                &["x-ms-encryption-algorithm"],
+            )
+            .unwrap(),
+        )
+        .unwrap();
         let http = {
             let _in = rt.enter();
             HttpClient::new(HttpConfig {
@@ -75,6 +87,7 @@ impl World {
             _emu: emu,
             az,
             proxy,
+            strip,
             http,
             tokens,
             ca,
@@ -125,6 +138,17 @@ impl World {
         format!(
             "https://127.0.0.1:{}/devstoreaccount1/{CONTAINER}/{name}?{}",
             self.proxy.port(),
+            self.az.account_sas(permissions)
+        )
+    }
+
+    /// Blob `name` as azmount reaches it: plain HTTP to the header stripper, which forwards
+    /// over TLS through the proxy (Azurite refuses the encryption header azmount's Put Page
+    /// sends without a key).
+    pub fn azmount_url(&self, name: &str, permissions: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/devstoreaccount1/{CONTAINER}/{name}?{}",
+            self.strip.port(),
             self.az.account_sas(permissions)
         )
     }
