@@ -28,10 +28,11 @@ fi
 # xz-utils: the device-mapper VM (shared/vm/prepare.sh); valgrind: constant-time instruction
 # counts (csc-crypto tests); libssl-dev, pkg-config: the OpenSSL baseline of the unwrap benchmark;
 # musl-tools: static binaries for the images (aws-lc's C code); podman, runc, ca-certificates,
-# curl, python3: building and probing the images (ci/images.sh); python3-pip: kubernetes-validate.
+# curl, python3: building and probing the images (ci/images.sh); python3-pip: kubernetes-validate;
+# iproute2, util-linux: the encfs VM test's loopback-only network namespace (ip, unshare).
 APT_PACKAGES=(fuse3 openssl nodejs cryptsetup-bin e2fsprogs qemu-system-x86 cpio kmod xz-utils
-  valgrind libssl-dev pkg-config musl-tools podman runc ca-certificates curl python3 python3-pip iproute2
-  ${CI_APT_PACKAGES:-})
+  valgrind libssl-dev pkg-config musl-tools podman runc ca-certificates curl python3 python3-pip
+  iproute2 util-linux ${CI_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

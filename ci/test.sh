@@ -23,6 +23,14 @@ cargo clippy --workspace --all-targets --locked --features "$KIT_FEATURES" -- -D
 # and the production configuration of the crates whose code depends on those features
 cargo clippy -p skr -p csc-tools -p csc-sev -p csc-release --all-targets --locked -- -D warnings
 
+step "static binaries (musl; the VM test and the container images use them)"
+# The same build docker/build.sh makes for the images step, which then finds it done.
+static_profile=${IMAGE_PROFILE:-ci-image}
+cargo build --profile "$static_profile" --locked --target x86_64-unknown-linux-musl \
+  -p skr -p encfs -p csc-tools --bin skr --bin encfs --bin get-snp-report
+export ENCFS_STATIC_BIN
+ENCFS_STATIC_BIN=$(realpath -m "${CARGO_TARGET_DIR:-target}")/x86_64-unknown-linux-musl/$static_profile/encfs
+
 step "tests"
 test_log=$(mktemp)
 # Built with the network (crates may still need fetching), run without it: every test runs in
@@ -45,7 +53,7 @@ step "deployment examples"
 examples_line=$(python3 examples/validate.py | tee /dev/stderr | tail -1)
 
 step "container images (podman)"
-images_line=$(IMAGE_PROFILE=${IMAGE_PROFILE:-ci-image} ci/images.sh | tee /dev/stderr | tail -1)
+images_line=$(IMAGE_PROFILE=$static_profile ci/images.sh | tee /dev/stderr | tail -1)
 
 step "upstream's integration suites against the deployed production sidecars"
 # skr: the image under podman; encfs: the binary (FUSE, loop and mount from its own namespace)

@@ -1,6 +1,7 @@
 //! Blob storage: properties (size, ETag), ranged reads, page-blob writes in 512-byte pages,
-//! with anonymous, SAS (in the URL) or bearer-token access, and writes conditioned on the
-//! ETag so that two writers cannot silently overwrite each other.
+//! with anonymous, SAS (in the URL) or bearer-token access, and writes (and optionally reads)
+//! conditioned on the ETag so that two writers cannot silently overwrite each other and a
+//! reader never mixes two versions of a blob.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -137,6 +138,18 @@ impl BlobClient {
 
     /// Reads `len` bytes at `offset` (fewer at the end of the blob).
     pub async fn read_range(&self, offset: u64, len: u64) -> Result<Bytes> {
+        self.read_range_if(offset, len, None).await
+    }
+
+    /// [`BlobClient::read_range`], and with `if_match` only while the blob still has that
+    /// ETag: a blob changed since is [`Error::ConditionNotMet`], never a mix of old and new
+    /// bytes.
+    pub async fn read_range_if(
+        &self,
+        offset: u64,
+        len: u64,
+        if_match: Option<&str>,
+    ) -> Result<Bytes> {
         let mut out = Vec::with_capacity(usize::try_from(len.min(MAX_READ)).unwrap_or(0));
         let mut pos = offset;
         let end = offset
@@ -144,7 +157,7 @@ impl BlobClient {
             .ok_or_else(|| Error::Config("read range overflows".into()))?;
         while pos < end {
             let n = (end - pos).min(MAX_READ);
-            let chunk = self.read_once(pos, n).await?;
+            let chunk = self.read_once(pos, n, if_match).await?;
             let got = chunk.len() as u64;
             out.extend_from_slice(&chunk);
             if got < n {
@@ -155,16 +168,26 @@ impl BlobClient {
         Ok(out.into())
     }
 
-    async fn read_once(&self, offset: u64, len: u64) -> Result<Bytes> {
+    async fn read_once(&self, offset: u64, len: u64, if_match: Option<&str>) -> Result<Bytes> {
         let last = offset + len - 1;
-        let req = self
+        let mut req = self
             .request(Method::GET, "")
             .await?
             .header(header_name("x-ms-range"), &format!("bytes={offset}-{last}"))?;
+        if let Some(tag) = if_match {
+            req = req.header(IF_MATCH, tag)?;
+        }
         let resp = self.http.send_any(req.clone()).await?;
         match resp.status {
             StatusCode::PARTIAL_CONTENT | StatusCode::OK => {}
             StatusCode::RANGE_NOT_SATISFIABLE => return Ok(Bytes::new()),
+            StatusCode::PRECONDITION_FAILED if if_match.is_some() => {
+                return Err(Error::ConditionNotMet {
+                    service: Service::Blob,
+                    url: redact_url(&req.url),
+                    expected: if_match.unwrap_or_default().to_string(),
+                });
+            }
             _ => return Err(self.error(&req, &resp)),
         }
         if resp.body.len() as u64 > len {

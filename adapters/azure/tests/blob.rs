@@ -108,6 +108,18 @@ async fn page_blob_with_bearer_tokens_sas_and_anonymous_access() {
     assert_eq!(tail.len(), 10);
     assert!(blob.read_range(size, 10).await.unwrap().is_empty());
 
+    // Reads conditioned on the ETag: the current one reads, an old one is refused.
+    let got = blob
+        .read_range_if(512 * 1024, 512, Some(&etag1))
+        .await
+        .unwrap();
+    same(&got, &data[..512]);
+    let err = blob
+        .read_range_if(512 * 1024, 512, Some(&etag0))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ConditionNotMet { .. }), "{err}");
+
     // A writer holding the old ETag is refused instead of clobbering.
     let err = blob
         .write_pages(0, &pattern(512, 1), Some(&etag0))

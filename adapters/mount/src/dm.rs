@@ -286,6 +286,19 @@ impl Drop for DmDevice {
     }
 }
 
+/// Removes device `name`, left behind by a process that died (the caller has made sure it
+/// was ours and that its owner is gone). A device that does not exist is not an error.
+pub fn remove_stale(name: &str) -> io::Result<()> {
+    let control = OpenOptions::new().read(true).write(true).open(CONTROL)?;
+    let mut dev = DmDevice {
+        control,
+        name: name.to_owned(),
+        node: PathBuf::new(),
+        removed: false,
+    };
+    dev.do_remove()
+}
+
 /// Whether this kernel offers device-mapper.
 pub fn available() -> bool {
     Path::new(CONTROL).exists()

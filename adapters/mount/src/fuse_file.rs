@@ -24,6 +24,10 @@ const DATA_INO: INodeNo = INodeNo(2);
 const TTL: Duration = Duration::from_secs(3600);
 /// Largest read and write request asked of the kernel (its default limit is 1 MiB).
 const MAX_IO: u32 = 1024 * 1024;
+/// Largest write request: every request thread keeps a receive buffer that large.
+const MAX_WRITE: u32 = 256 * 1024;
+/// Background requests the kernel may queue (its default is 12).
+const MAX_BACKGROUND: u16 = 64;
 
 /// How the single-file filesystem is mounted.
 #[derive(Clone, Debug)]
@@ -103,10 +107,14 @@ impl OneFileFs {
 impl Filesystem for OneFileFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Larger requests mean fewer round trips; the kernel clamps to what it supports.
+        // Writes stay smaller: each request thread's receive buffer grows to the largest.
         let _ = config.set_max_readahead(MAX_IO);
-        let _ = config.set_max_write(MAX_IO);
+        let _ = config.set_max_write(MAX_WRITE);
         // Lets a loop device in direct-I/O mode keep several reads in flight.
         let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
+        // Requests the kernel queues before it makes writers wait: enough for every request
+        // thread to have one (a remote source keeps many reads in flight).
+        let _ = config.set_max_background(MAX_BACKGROUND);
         Ok(())
     }
 
@@ -134,7 +142,9 @@ impl Filesystem for OneFileFs {
         if wants_write && !self.view.writable() {
             return reply.error(Errno::EROFS);
         }
-        // Keep the kernel's page cache across opens: nothing else changes the file.
+        // Keep the kernel's page cache across opens: the file cannot change behind the
+        // kernel's back (a blob source conditions every read and write on the ETag it holds,
+        // so a foreign change is an error, never new bytes under old cached ones).
         reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE);
     }
 

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +103,22 @@ pub trait BlockSource: Send + Sync + fmt::Debug {
     fn writable(&self) -> bool;
     /// Reads exactly `buf.len()` bytes at `offset` (one ranged request for remote stores).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError>;
+    /// Reads consecutive bytes at `offset` into `bufs`, one after the other, as one request
+    /// (the cache loads several blocks at once this way). The default reads into a
+    /// temporary buffer and copies.
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+        match bufs {
+            [] => Ok(()),
+            [one] => self.read_at(offset, one),
+            _ => {
+                let total = bufs.iter().map(|b| b.len()).sum();
+                let mut tmp = vec![0u8; total];
+                self.read_at(offset, &mut tmp)?;
+                scatter(&tmp, bufs);
+                Ok(())
+            }
+        }
+    }
     /// Writes `data` at an aligned `offset`. With `if_match`, fails with
     /// [`SourceError::ConditionFailed`] unless the store is still at that version. Returns the
     /// store's version after the write.
@@ -116,6 +132,18 @@ pub trait BlockSource: Send + Sync + fmt::Debug {
     fn flush(&self) -> Result<(), SourceError>;
 }
 
+/// Copies `src` into `bufs`, one after the other (as far as both go).
+pub fn scatter(src: &[u8], bufs: &mut [&mut [u8]]) {
+    let mut at = 0usize;
+    for b in bufs.iter_mut() {
+        let n = b.len().min(src.len().saturating_sub(at));
+        if let (Some(dst), Some(s)) = (b.get_mut(..n), src.get(at..at + n)) {
+            dst.copy_from_slice(s);
+        }
+        at += n;
+    }
+}
+
 /// Checks that `offset..offset+len` lies within `size`.
 pub(crate) fn check_range(offset: u64, len: u64, size: u64) -> Result<(), SourceError> {
     match offset.checked_add(len) {
@@ -124,7 +152,7 @@ pub(crate) fn check_range(offset: u64, len: u64, size: u64) -> Result<(), Source
     }
 }
 
-/// A local file as a block source. In read-write mode the file is locked (`flock`) so that a
+/// A local file (or a block device) as a block source. In read-write mode the file is locked (`flock`) so that a
 /// second writer fails at open, and its version is derived from (inode, size, mtime) so that a
 /// change by any other process is detected by the conditional write.
 #[derive(Debug)]
@@ -168,10 +196,18 @@ impl LocalFile {
                 });
             }
         }
-        let size = file
+        let meta = file
             .metadata()
-            .map_err(|source| SourceError::Io { op: "stat", source })?
-            .len();
+            .map_err(|source| SourceError::Io { op: "stat", source })?;
+        let size = if meta.file_type().is_block_device() {
+            // A block device (a disk holding the image) has no length in its metadata.
+            use std::io::Seek;
+            (&file)
+                .seek(std::io::SeekFrom::End(0))
+                .map_err(|source| SourceError::Io { op: "seek", source })?
+        } else {
+            meta.len()
+        };
         let version = file_version(&file)?;
         Ok(Self {
             file,
@@ -206,6 +242,15 @@ impl BlockSource for LocalFile {
         self.file
             .read_exact_at(buf, offset)
             .map_err(|source| SourceError::Io { op: "read", source })
+    }
+
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+        let mut at = offset;
+        for b in bufs.iter_mut() {
+            self.read_at(at, b)?;
+            at += b.len() as u64;
+        }
+        Ok(())
     }
 
     fn write_at(
@@ -331,6 +376,14 @@ impl<S: BlockSource> BlockSource for Counting<S> {
             .fetch_add(buf.len() as u64, Ordering::Relaxed);
         self.inner.read_at(offset, buf)
     }
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        self.counters.reads.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .read_bytes
+            .fetch_add(total as u64, Ordering::Relaxed);
+        self.inner.read_vectored_at(offset, bufs)
+    }
     fn write_at(
         &self,
         offset: u64,
@@ -363,6 +416,9 @@ impl<S: BlockSource + ?Sized> BlockSource for Arc<S> {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
         (**self).read_at(offset, buf)
+    }
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+        (**self).read_vectored_at(offset, bufs)
     }
     fn write_at(
         &self,

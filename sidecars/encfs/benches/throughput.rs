@@ -1,211 +1,377 @@
-//! Read throughput through filesystems mounted by the real `encfs` binary (userspace AES-XTS
-//! path, kernel FUSE + loop + ext4), from a local image file and from a page blob in Azurite,
-//! beside a plain read of the same data from tmpfs, in one run:
-//! - sequential: one 256 MiB file read once with 1 MiB reads on a fresh mount (cold caches);
-//! - random: 4 KiB `O_DIRECT` reads at random aligned offsets of that file (no page cache),
-//!   one thread and four threads, each for a fixed time on its own fresh mount;
-//! - the decrypted userspace view (the FUSE file under the loop device) read sequentially;
-//! - remote range requests per MiB the application read (from encfs's request counters,
-//!   which include ext4's own metadata reads).
+//! encfs against upstream's azmount over a network: both read page blobs from one Azurite
+//! through one latency proxy (csc-testkit), at several delays per request (default 0, 2 and
+//! 10 ms), in one run. For each delay and system:
+//! - mount time and time to first byte of a file after the mount;
+//! - sequential read of a 256 MiB file (1 MiB reads, fresh mount);
+//! - random 4 KiB `O_DIRECT` reads at queue depth 1 and 16 (fresh mount each);
+//! - a 64 MiB file written and fsynced, then a 4 KiB overwrite + fdatasync (read-write mount);
+//! - requests, connections and bytes the proxy saw, encfs's own request counters (payload
+//!   bytes per random read), and each process's peak RSS;
+//! - what Azurite itself serves to 8 concurrent readers of 4 MiB ranges through the same proxy
+//!   (the ceiling on this machine).
 //!
-//! Ratios are against tmpfs and against upstream azmount's figures on this kind of machine
-//! (~150 MB/s sequential, ~4.1k random 4 KiB reads/s). `ENCFS_BENCH_MIB` changes the size.
+//! encfs goes through its userspace AES-XTS view (this kernel has no device-mapper); azmount
+//! serves a plain ext4 image of the same files (see `net/azmount.rs`), so azmount does less
+//! work per byte. The baseline's path comes from `UPSTREAM_AZMOUNT` (e.g.
+//! `/tmp/upstream-bin/azmount`); without it only encfs's figures are printed. Other knobs:
+//! `ENCFS_BENCH_MIB` (file size, 256), `ENCFS_BENCH_DELAYS_MS` ("0,2,10"),
+//! `ENCFS_BENCH_RANDOM_SECS` (3), `ENCFS_BENCH_WRITE_MIB` (64), `ENCFS_BENCH_ARGS` (further
+//! encfs flags, e.g. `-cachesize 64M`). Runs as root.
 
+#[path = "net/azmount.rs"]
+mod azmount;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "net/load.rs"]
+mod load;
+#[path = "net/world.rs"]
+mod world;
 
-use std::fs::File;
-use std::io::Read;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::azurite::Azurite;
-use common::*;
-use csc_azure::Service;
-use csc_azure::blob::{BlobAuth, BlobClient};
-use csc_azure::http::{HttpClient, HttpConfig, Request};
-use csc_azure::identity::{Credential, TokenProvider};
-use csc_emulate::{EmulatorConfig, UncheckedSignaturePlaceholder};
-use http::header::HeaderName;
+use csc_testkit::ProxyStats;
 
-const UPSTREAM_SEQ_MBS: f64 = 150.0;
-const UPSTREAM_RANDOM_IOPS: f64 = 4100.0;
-const RANDOM_TIME: Duration = Duration::from_secs(3);
 const KEY: u8 = 0x42;
+const FILE: &str = "data.bin";
+const MIB: f64 = (1 << 20) as f64;
 
-fn mb_per_s(bytes: u64, d: Duration) -> f64 {
-    bytes as f64 / 1e6 / d.as_secs_f64()
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
-fn fill(path: &Path, bytes: u64) {
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut f = File::create(path).unwrap();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = bytes;
-    while left > 0 {
-        for chunk in buf.chunks_exact_mut(8) {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            chunk.copy_from_slice(&seed.to_le_bytes());
-        }
-        let n = left.min(buf.len() as u64) as usize;
-        std::io::Write::write_all(&mut f, &buf[..n]).unwrap();
-        left -= n as u64;
-    }
+/// encfs's request counters from its log (`source requests` lines: after the mount and at
+/// teardown).
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    reads: u64,
+    read_bytes: u64,
+    written_bytes: u64,
 }
 
-/// Reads `path` sequentially with 1 MiB reads; returns bytes and time.
-fn sequential(path: &Path) -> (u64, Duration) {
-    let mut f = File::open(path).unwrap();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    let t0 = Instant::now();
-    loop {
-        let n = f.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-    }
-    (total, t0.elapsed())
-}
-
-/// 4 KiB reads at random aligned offsets for [`RANDOM_TIME`] on `threads` threads; returns
-/// the number of reads and the time.
-fn random(path: &Path, direct: bool, threads: usize) -> (u64, Duration) {
-    let size = std::fs::metadata(path).unwrap().len();
-    let pages = size / 4096;
-    let t0 = Instant::now();
-    let counts: Vec<u64> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|i| {
-                s.spawn(move || {
-                    let mut opts = std::fs::OpenOptions::new();
-                    opts.read(true);
-                    if direct {
-                        opts.custom_flags(libc::O_DIRECT);
-                    }
-                    let f = opts.open(path).unwrap();
-                    let mut raw = vec![0u8; 8192];
-                    let off = raw.as_ptr().align_offset(4096);
-                    let buf = &mut raw[off..off + 4096];
-                    let mut seed = 0x2545_f491_4f6c_dd1du64 ^ ((i as u64 + 1) * 0x1000_0001);
-                    let mut n = 0u64;
-                    while t0.elapsed() < RANDOM_TIME {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        f.read_exact_at(buf, (seed % pages) * 4096).unwrap();
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    (counts.iter().sum(), t0.elapsed())
-}
-
-/// `key=value` of the last "source requests" log line.
-fn logged(log: &str, key: &str) -> u64 {
-    let line = log
-        .lines()
-        .rfind(|l| l.contains("source requests"))
-        .unwrap_or_else(|| panic!("no request counts in:\n{log}"));
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {line}"))
-        .parse()
-        .unwrap()
-}
-
-/// The file of the FUSE mount encfs made under `dir` (the decrypted view).
-fn fuse_view_under(dir: &Path) -> PathBuf {
-    let needle = dir.to_string_lossy().to_string();
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mp = left.split_whitespace().nth(4).unwrap_or("");
-        if mp.starts_with(&needle) && right.starts_with("fuse") {
-            let e = std::fs::read_dir(mp).unwrap().next().unwrap().unwrap();
-            return e.path();
-        }
-    }
-    panic!("no FUSE mount under {needle}");
-}
-
-#[derive(Default)]
-struct Row {
-    name: &'static str,
-    seq_mbs: f64,
-    view_mbs: Option<f64>,
-    rand1: f64,
-    rand4: f64,
-    seq_req_per_mib: Option<f64>,
-    rand_req_per_mib: Option<f64>,
-}
-
-/// Mounts `b64` three times (sequential, view, random) and measures.
-fn measure(
-    name: &'static str,
-    short: &str,
-    b64: &str,
-    work: &Path,
-    extra: &[&str],
-    file: &str,
-    remote: bool,
-) -> Row {
-    let mp = work.join("pub/fs");
-    let tag = format!("{short}-seq");
-    let e = start(b64, work, &tag, extra).ready();
-    let (bytes, d) = sequential(&mp.join(file));
-    let log = e.stop();
-    let seq_mbs = mb_per_s(bytes, d);
-    let seq_req = logged(&log, "reads") as f64 / (bytes as f64 / (1 << 20) as f64);
-
-    let tag = format!("{short}-view");
-    let e = start(b64, work, &tag, extra).ready();
-    let view = fuse_view_under(&work.join(format!("{tag}.tmp")));
-    let (vbytes, vd) = sequential(&view);
-    e.stop();
-
-    // Each random run on a fresh mount: the kernel's page cache of the FUSE file (filled by
-    // its read-ahead) must not carry over from one run to the next.
-    let rand = |threads: usize| {
-        let tag = format!("{short}-rand{threads}");
-        let e = start(b64, work, &tag, extra).ready();
-        let (n, d) = random(&mp.join(file), true, threads);
-        let log = e.stop();
-        (n, d, logged(&log, "reads"))
+fn counts_in(line: &str) -> Counts {
+    let get = |key: &str| {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
-    let (n1, d1, r1) = rand(1);
-    let (n4, d4, r4) = rand(4);
-    let rand_req = (r1 + r4) as f64 / ((n1 + n4) as f64 * 4096.0 / (1 << 20) as f64);
-    Row {
-        name,
-        seq_mbs,
-        view_mbs: Some(mb_per_s(vbytes, vd)),
-        rand1: n1 as f64 / d1.as_secs_f64(),
-        rand4: n4 as f64 / d4.as_secs_f64(),
-        seq_req_per_mib: remote.then_some(seq_req),
-        rand_req_per_mib: remote.then_some(rand_req),
+    Counts {
+        reads: get("reads"),
+        read_bytes: get("read_bytes"),
+        written_bytes: get("written_bytes"),
     }
+}
+
+/// Counts from the mount's end to the teardown (what the workload caused).
+fn workload_counts(log: &str) -> Counts {
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("source requests"))
+        .collect();
+    let last = lines.last().map_or_else(Counts::default, |l| counts_in(l));
+    let first = if lines.len() > 1 {
+        counts_in(lines[0])
+    } else {
+        Counts::default()
+    };
+    Counts {
+        reads: last.reads - first.reads,
+        read_bytes: last.read_bytes - first.read_bytes,
+        written_bytes: last.written_bytes - first.written_bytes,
+    }
+}
+
+/// One mounted filesystem of either system.
+enum Mounted {
+    Encfs(common::Encfs, PathBuf),
+    Azmount(azmount::Azmount),
+}
+
+impl Mounted {
+    fn root(&self) -> PathBuf {
+        match self {
+            Mounted::Encfs(_, mp) => mp.clone(),
+            Mounted::Azmount(a) => a.mnt.clone(),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Mounted::Encfs(e, _) => e.pid().unwrap(),
+            Mounted::Azmount(a) => a.pid(),
+        }
+    }
+
+    /// Stops it; encfs's counters of the workload.
+    fn finish(self) -> Option<Counts> {
+        match self {
+            Mounted::Encfs(e, _) => {
+                let log = e.stop();
+                if let Some(l) = log
+                    .lines()
+                    .rfind(|l| l.contains("source requests at teardown"))
+                {
+                    eprintln!("  {l}");
+                }
+                Some(workload_counts(&log))
+            }
+            Mounted::Azmount(a) => {
+                a.stop();
+                None
+            }
+        }
+    }
+}
+
+enum System {
+    Encfs {
+        ro: String,
+        rw: String,
+    },
+    Azmount {
+        bin: PathBuf,
+        ro: String,
+        rw: String,
+    },
+}
+
+impl System {
+    fn name(&self) -> &'static str {
+        match self {
+            System::Encfs { .. } => "encfs",
+            System::Azmount { .. } => "azmount",
+        }
+    }
+
+    fn mount(&self, w: &world::World, work: &Path, tag: &str, rw: bool) -> (Mounted, Duration) {
+        match self {
+            System::Encfs { ro, rw: rw_input } => {
+                let input = if rw { rw_input } else { ro };
+                let ca = w.ca.to_str().unwrap();
+                let extra = std::env::var("ENCFS_BENCH_ARGS").unwrap_or_default();
+                let mut args = vec!["-cafile", ca];
+                args.extend(extra.split_whitespace());
+                let t0 = std::time::Instant::now();
+                let e = common::start(input, work, tag, &args).ready();
+                let took = t0.elapsed();
+                (Mounted::Encfs(e, work.join("pub/fs")), took)
+            }
+            System::Azmount {
+                bin,
+                ro,
+                rw: rw_url,
+            } => {
+                let url = if rw { rw_url } else { ro };
+                let dir = work.join(tag);
+                let (a, took) = azmount::Azmount::start(bin, url, &w.ca, &dir, rw);
+                (Mounted::Azmount(a), took)
+            }
+        }
+    }
+}
+
+/// One sequential-read run.
+#[derive(Debug, Default, Clone)]
+struct SeqRun {
+    /// Azurite's own rate (8 readers of 4 MiB ranges through the proxy) right before and
+    /// right after the run.
+    ceiling: (f64, f64),
+    mount_s: f64,
+    ttfb_ms: f64,
+    seq_mbs: f64,
+    /// The rate over the mean of the two ceilings.
+    ratio: f64,
+    /// CPU time of the system's process per GiB read.
+    cpu_s_per_gib: f64,
+    req_per_mib: f64,
+    connections: u64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Figures {
+    /// The sequential runs; the figures below are their medians (the ceiling and ratio of
+    /// the median run, connections the most any run opened).
+    seq_runs: Vec<SeqRun>,
+    ceiling: (f64, f64),
+    seq_ratio: f64,
+    cpu_s_per_gib: f64,
+    mount_s: f64,
+    ttfb_ms: f64,
+    seq_mbs: f64,
+    qd1: f64,
+    qd16: f64,
+    write_s: f64,
+    /// Proxy requests per MiB read sequentially.
+    req_per_mib: f64,
+    /// Connections opened by the sequential-read mount.
+    seq_connections: u64,
+    /// Bytes per random read: encfs's payload, or what the proxy carried for azmount.
+    kib_per_random: f64,
+    kib_per_random_wire: f64,
+    /// Bytes the proxy carried up for the 4 KiB overwrite + fdatasync.
+    small_write_up: u64,
+    /// Payload encfs wrote for it.
+    small_write_payload: Option<u64>,
+    rss_mib: f64,
+}
+
+fn run(sys: &System, w: &world::World, work: &Path, delay: u64, cfg: &Config) -> Figures {
+    let mut f = Figures::default();
+    let ceiling = || w.ceiling("encfs.img", cfg.mib << 20, 4 << 20, 8);
+    let tag = |what: &str| format!("{}-{delay}ms-{what}", sys.name());
+    let mut rss = 0u64;
+    let file = |m: &Mounted| m.root().join(FILE);
+
+    // Mount, first byte, sequential read, each run between two measurements of the ceiling
+    // (the machine's load drifts; the two bracket it); medians over the runs.
+    let mut runs = Vec::new();
+    for run in 0..cfg.seq_runs {
+        let before = ceiling();
+        let s0 = w.proxy.stats();
+        let (m, took) = sys.mount(w, work, &tag(&format!("seq{run}")), false);
+        let ttfb = load::first_byte(&file(&m));
+        let cpu0 = load::cpu_seconds(m.pid());
+        let (bytes, d) = load::sequential(&file(&m));
+        let cpu = load::cpu_seconds(m.pid()) - cpu0;
+        let phase = load::peak_rss_kib(m.pid());
+        eprintln!(
+            "{}: sequential read, peak RSS {} MiB",
+            tag("seq"),
+            phase / 1024
+        );
+        rss = rss.max(phase);
+        m.finish();
+        let s = w.proxy.stats().since(&s0);
+        let after = ceiling();
+        let mbs = bytes as f64 / 1e6 / d.as_secs_f64();
+        runs.push(SeqRun {
+            ceiling: (before, after),
+            mount_s: took.as_secs_f64(),
+            ttfb_ms: ttfb.as_secs_f64() * 1e3,
+            seq_mbs: mbs,
+            ratio: mbs / ((before + after) / 2.0),
+            cpu_s_per_gib: cpu / (bytes as f64 / (1u64 << 30) as f64),
+            req_per_mib: s.requests as f64 / (bytes as f64 / MIB),
+            connections: s.connections,
+        });
+    }
+    runs.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
+    let mid = &runs[runs.len() / 2];
+    let median = |g: fn(&SeqRun) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(g).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    f.ceiling = mid.ceiling;
+    f.seq_ratio = mid.ratio;
+    f.seq_mbs = median(|r| r.seq_mbs);
+    f.mount_s = median(|r| r.mount_s);
+    f.ttfb_ms = median(|r| r.ttfb_ms);
+    f.cpu_s_per_gib = median(|r| r.cpu_s_per_gib);
+    f.req_per_mib = median(|r| r.req_per_mib);
+    f.seq_connections = runs.iter().map(|r| r.connections).max().unwrap_or(0);
+    f.seq_runs = runs;
+
+    // Random reads, each queue depth on a fresh mount.
+    let mut random = |threads: usize| {
+        let (m, _) = sys.mount(w, work, &tag(&format!("qd{threads}")), false);
+        let s0 = w.proxy.stats();
+        let (n, d) = load::random(&file(&m), threads, cfg.random_time);
+        let wire = w.proxy.stats().since(&s0);
+        let phase = load::peak_rss_kib(m.pid());
+        eprintln!("{}: random reads, peak RSS {} MiB", tag("qd"), phase / 1024);
+        rss = rss.max(phase);
+        let counts = m.finish();
+        (n, d, wire, counts)
+    };
+    let (n1, d1, wire1, c1) = random(1);
+    let (n16, d16, wire16, c16) = random(16);
+    f.qd1 = n1 as f64 / d1.as_secs_f64();
+    f.qd16 = n16 as f64 / d16.as_secs_f64();
+    let reads = (n1 + n16) as f64;
+    f.kib_per_random_wire = (wire1.bytes_down + wire16.bytes_down) as f64 / 1024.0 / reads;
+    f.kib_per_random = match (c1, c16) {
+        (Some(a), Some(b)) => (a.read_bytes + b.read_bytes) as f64 / 1024.0 / reads,
+        _ => f.kib_per_random_wire,
+    };
+
+    // Write + fsync, then a 4 KiB overwrite + fdatasync.
+    let (m, _) = sys.mount(w, work, &tag("write"), true);
+    let target = m.root().join(format!("written-{delay}.bin"));
+    // A failure is reported (as NaN in the table, with the system's log) rather than
+    // ending the run: upstream's azmount fails some writes.
+    match load::write_fsync(&target, cfg.write_mib << 20) {
+        Ok(d) => f.write_s = d.as_secs_f64(),
+        Err(e) => {
+            eprintln!("{}: write + fsync failed: {e}", tag("write"));
+            f.write_s = f64::NAN;
+        }
+    }
+    let s0: ProxyStats = w.proxy.stats();
+    match load::small_overwrite(&target, 8 << 20) {
+        Ok(_) => f.small_write_up = w.proxy.stats().since(&s0).bytes_up,
+        Err(e) => {
+            eprintln!("{}: 4 KiB overwrite + fdatasync failed: {e}", tag("write"));
+            f.small_write_up = u64::MAX;
+        }
+    }
+    let _ = std::fs::remove_file(&target);
+    let phase = load::peak_rss_kib(m.pid());
+    eprintln!("{}: writes, peak RSS {} MiB", tag("write"), phase / 1024);
+    rss = rss.max(phase);
+    m.finish();
+    f.small_write_payload = None;
+    f.rss_mib = rss as f64 / 1024.0;
+    f
+}
+
+struct Config {
+    mib: u64,
+    seq_runs: usize,
+    delays: Vec<u64>,
+    random_time: Duration,
+    write_mib: u64,
+}
+
+fn print_row(name: &str, f: &Figures) {
+    println!(
+        "{:<8} {:>7.2} {:>8.1} {:>9.1} {:>8.0} {:>8.0} {:>9.2} {:>9.2} {:>7} {:>9.1} {:>9.1} {:>9} {:>8.1}",
+        name,
+        f.mount_s,
+        f.ttfb_ms,
+        f.seq_mbs,
+        f.qd1,
+        f.qd16,
+        f.write_s,
+        f.req_per_mib,
+        f.seq_connections,
+        f.kib_per_random,
+        f.kib_per_random_wire,
+        f.small_write_up,
+        f.rss_mib,
+    );
 }
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let mib: u64 = std::env::var("ENCFS_BENCH_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+    let cfg = Config {
+        mib: env_or("ENCFS_BENCH_MIB", 256),
+        seq_runs: env_or("ENCFS_BENCH_SEQ_RUNS", 3usize).max(1),
+        delays: std::env::var("ENCFS_BENCH_DELAYS_MS")
+            .unwrap_or_else(|_| "0,2,10".into())
+            .split(',')
+            .filter_map(|d| d.trim().parse().ok())
+            .collect(),
+        random_time: Duration::from_secs(env_or("ENCFS_BENCH_RANDOM_SECS", 3)),
+        write_mib: env_or("ENCFS_BENCH_WRITE_MIB", 64),
+    };
+    let azmount_bin = std::env::var_os("UPSTREAM_AZMOUNT").map(PathBuf::from);
     let shm = Path::new("/dev/shm");
     let t = if shm.is_dir() {
         tempfile::tempdir_in(shm).unwrap()
@@ -213,224 +379,124 @@ fn main() {
         tempfile::tempdir().unwrap()
     };
     let work = t.path();
-    let tree = work.join("tree");
-    std::fs::create_dir(&tree).unwrap();
-    fill(&tree.join("data.bin"), mib << 20);
-    std::fs::create_dir(work.join("pub")).unwrap();
+    let mib = cfg.mib;
     eprintln!(
-        "encfs throughput: {mib} MiB file, working in {}",
+        "encfs network bench: {mib} MiB file, working in {}",
         work.display()
     );
 
-    // Baseline: the same bytes on tmpfs.
-    let (b, d) = sequential(&tree.join("data.bin"));
-    let (n1, d1) = random(&tree.join("data.bin"), false, 1);
-    let (n4, d4) = random(&tree.join("data.bin"), false, 4);
-    let tmpfs = Row {
-        name: "tmpfs (plain file)",
-        seq_mbs: mb_per_s(b, d),
-        view_mbs: None,
-        rand1: n1 as f64 / d1.as_secs_f64(),
-        rand4: n4 as f64 / d4.as_secs_f64(),
-        ..Row::default()
-    };
-
-    let img = work.join("image.luks");
-    make_image(&tree, work, &img, KEY, (mib + mib / 8 + 24) << 20);
+    // The same files in an encrypted image (encfs) and a plain one (azmount), with room for
+    // the writes.
+    let tree = work.join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    load::fill(&tree.join(FILE), mib << 20);
+    let size = ((mib * 9 / 8 + cfg.write_mib + 48) << 20) & !0xfff;
+    let w = world::World::start(work);
+    let enc = work.join("encfs.img");
+    common::make_image(&tree, work, &enc, KEY, size);
+    w.upload("encfs.img", &enc);
+    std::fs::remove_file(&enc).unwrap();
+    if azmount_bin.is_some() {
+        let plain = work.join("plain.img");
+        csc_mount::image::make_ext4(&tree, &plain, size).unwrap();
+        w.upload("plain.img", &plain);
+        std::fs::remove_file(&plain).unwrap();
+    }
     std::fs::remove_dir_all(&tree).unwrap();
+    std::fs::create_dir(work.join("pub")).unwrap();
 
-    let local_b64 = input(&[fs_entry(
-        &work.join("pub/fs"),
-        &format!("file://{}", img.display()),
-        KEY,
-        false,
-    )]);
-    let local = measure(
-        "local file",
-        "local",
-        &local_b64,
-        work,
-        &[],
-        "data.bin",
-        false,
-    );
-
-    // Azurite: emulators for the TLS CA and tokens, the image as a page blob.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let emu = rt.block_on(async {
-        csc_emulate::start(EmulatorConfig::new(Arc::new(
-            UncheckedSignaturePlaceholder {
-                compliance_status: None,
-            },
-        )))
-        .await
-        .unwrap()
-    });
-    let az = Azurite::start(&emu);
-    let http = {
-        let _in = rt.enter();
-        HttpClient::new(HttpConfig {
-            system_roots: false,
-            extra_roots: vec![emu.ca_der()],
-            ..HttpConfig::default()
-        })
-        .unwrap()
+    let mp = work.join("pub/fs");
+    let entry = |perm: &str, rw: bool| {
+        common::input(&[common::fs_entry(&mp, &w.url("encfs.img", perm), KEY, rw)])
     };
-    let tokens = Arc::new(TokenProvider::new(
-        http.clone(),
-        Credential::ManagedIdentity {
-            base_url: emu.endpoints().imds.clone(),
-            client_id: None,
-        },
-    ));
-    let url = format!("{}/images/image.luks", az.account_url());
-    rt.block_on(async {
-        let req = Request::new(
-            Service::Blob,
-            http::Method::PUT,
-            format!("{}/images?restype=container", az.account_url()),
-        )
-        .header(HeaderName::from_static("x-ms-version"), "2020-10-02")
-        .unwrap();
-        let req = tokens
-            .authorize(req, "https://storage.azure.com")
-            .await
-            .unwrap();
-        http.send(req).await.unwrap();
-        let c = BlobClient::new(
-            http.clone(),
-            &url,
-            BlobAuth::Bearer {
-                tokens: tokens.clone(),
-                resource: "https://storage.azure.com".into(),
-            },
-        )
-        .unwrap();
-        let data = std::fs::read(&img).unwrap();
-        c.create_page_blob(data.len() as u64, false).await.unwrap();
-        c.write_pages(0, &data, None).await.unwrap();
-    });
-    // What Azurite itself serves to ranged GETs from this process, for scale: 512 KiB ranges
-    // on 8 concurrent tasks (what the cache's fetch threads do), and 4 KiB ranges one at a time.
-    let direct = {
-        let c = Arc::new(
-            BlobClient::new(
-                http.clone(),
-                &url,
-                BlobAuth::Bearer {
-                    tokens: tokens.clone(),
-                    resource: "https://storage.azure.com".into(),
-                },
-            )
-            .unwrap(),
+    let mut systems = vec![System::Encfs {
+        ro: entry("rl", false),
+        rw: entry("rwl", true),
+    }];
+    if let Some(bin) = &azmount_bin {
+        systems.push(System::Azmount {
+            bin: bin.clone(),
+            ro: w.azmount_url("plain.img", "rl"),
+            rw: w.azmount_url("plain.img", "rwl"),
+        });
+    }
+
+    let mut results = Vec::new();
+    for &delay in &cfg.delays {
+        w.proxy.set_delay(Duration::from_millis(delay));
+        let figures: Vec<(String, Figures)> = systems
+            .iter()
+            .map(|s| {
+                let f = run(s, &w, work, delay, &cfg);
+                eprintln!("{delay} ms: {} {f:?}", s.name());
+                (s.name().to_string(), f)
+            })
+            .collect();
+        results.push((delay, figures));
+    }
+    common::assert_clean(work);
+
+    println!(
+        "\nencfs vs azmount through a latency proxy in front of Azurite: {mib} MiB file, {} MiB write, random reads for {} s",
+        cfg.write_mib,
+        cfg.random_time.as_secs()
+    );
+    if azmount_bin.is_none() {
+        println!("(baseline not given: set UPSTREAM_AZMOUNT to upstream's azmount binary)");
+    }
+    for (delay, figures) in &results {
+        println!("\n--- {delay} ms per request");
+        println!(
+            "{:<8} {:>7} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>8}",
+            "system",
+            "mount s",
+            "TTFB ms",
+            "seq MB/s",
+            "QD1 /s",
+            "QD16 /s",
+            "write s",
+            "req/MiB",
+            "conns",
+            "KiB/rand",
+            "wire KiB",
+            "4K up B",
+            "RSS MiB"
         );
-        let size = std::fs::metadata(&img).unwrap().len();
-        let block = 512 * 1024u64;
-        let blocks = size / block;
-        let t0 = Instant::now();
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..8u64)
-                .map(|lane| {
-                    let c = c.clone();
-                    tokio::spawn(async move {
-                        let mut i = lane;
-                        while i < blocks {
-                            c.read_range(i * block, block).await.unwrap();
-                            i += 8;
-                        }
-                    })
+        for (name, f) in figures {
+            print_row(name, f);
+        }
+        let enc = &figures[0].1;
+        for (name, f) in figures {
+            let ratios: Vec<String> = f
+                .seq_runs
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{:.0}/{:.0}={:.2}",
+                        r.seq_mbs,
+                        (r.ceiling.0 + r.ceiling.1) / 2.0,
+                        r.ratio
+                    )
                 })
                 .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
-        });
-        let seq = mb_per_s(blocks * block, t0.elapsed());
-        let t0 = Instant::now();
-        let mut n = 0u64;
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        rt.block_on(async {
-            while t0.elapsed() < RANDOM_TIME {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                c.read_range((seed % (size / 4096)) * 4096, 4096)
-                    .await
-                    .unwrap();
-                n += 1;
-            }
-        });
-        Row {
-            name: "Azurite direct GETs",
-            seq_mbs: seq,
-            view_mbs: None,
-            rand1: n as f64 / t0.elapsed().as_secs_f64(),
-            rand4: f64::NAN,
-            ..Row::default()
+            println!(
+                "  {name}: sequential read / Azurite ceiling (8 readers of 4 MiB ranges through the proxy, measured before and after each run): median {:.2}x (runs: {}); CPU {:.2} s per GiB read",
+                f.seq_ratio,
+                ratios.join(", "),
+                f.cpu_s_per_gib
+            );
         }
-    };
-    std::fs::remove_file(&img).unwrap();
-    let ca = work.join("ca.pem");
-    std::fs::write(&ca, emu.ca_pem()).unwrap();
-    let sas = format!("{url}?{}", az.account_sas("rl"));
-    let blob_b64 = input(&[fs_entry(&work.join("pub/fs"), &sas, KEY, false)]);
-    let remote = measure(
-        "Azurite page blob",
-        "azurite",
-        &blob_b64,
-        work,
-        &["-cafile", ca.to_str().unwrap()],
-        "data.bin",
-        true,
-    );
-    assert_clean(work);
-
-    println!(
-        "encfs read throughput, {mib} MiB file, userspace AES-XTS view, default cache (512 KiB x 32)"
-    );
-    println!(
-        "{:<20} {:>10} {:>12} {:>12} {:>12} {:>12} {:>12}",
-        "source", "seq MB/s", "view MB/s", "rand/s x1", "rand/s x4", "req/MiB seq", "req/MiB rnd"
-    );
-    let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
-    for r in [&tmpfs, &local, &direct, &remote] {
-        println!(
-            "{:<20} {:>10.0} {:>12} {:>12.0} {:>12} {:>12} {:>12}",
-            r.name,
-            r.seq_mbs,
-            opt(r.view_mbs, 0),
-            r.rand1,
-            opt(Some(r.rand4).filter(|v| v.is_finite()), 0),
-            opt(r.seq_req_per_mib, 2),
-            opt(r.rand_req_per_mib, 0)
-        );
+        if let Some((_, az)) = figures.get(1) {
+            println!(
+                "  encfs / azmount: seq {:.1}x, QD1 {:.1}x, QD16 {:.1}x, write+fsync {:.1}x faster, TTFB {:.1}x shorter, mount {:.1}x shorter",
+                enc.seq_mbs / az.seq_mbs,
+                enc.qd1 / az.qd1,
+                enc.qd16 / az.qd16,
+                az.write_s / enc.write_s,
+                az.ttfb_ms / enc.ttfb_ms,
+                az.mount_s / enc.mount_s,
+            );
+        }
     }
-    println!("ratios:");
-    for r in [&local, &remote] {
-        println!(
-            "  {:<20} seq {:.3}x tmpfs, {:.1}x upstream ({UPSTREAM_SEQ_MBS} MB/s); random x1 {:.3}x tmpfs, {:.2}x upstream ({UPSTREAM_RANDOM_IOPS}/s); random x4 {:.2}x upstream",
-            r.name,
-            r.seq_mbs / tmpfs.seq_mbs,
-            r.seq_mbs / UPSTREAM_SEQ_MBS,
-            r.rand1 / tmpfs.rand1,
-            r.rand1 / UPSTREAM_RANDOM_IOPS,
-            r.rand4 / UPSTREAM_RANDOM_IOPS,
-        );
-    }
-    println!(
-        "  Azurite vs local file: seq {:.2}x, random x1 {:.2}x",
-        remote.seq_mbs / local.seq_mbs,
-        remote.rand1 / local.rand1
-    );
-    println!(
-        "  Azurite through encfs vs Azurite's own ranged GETs: seq {:.2}x, random x1 {:.2}x",
-        remote.seq_mbs / direct.seq_mbs,
-        remote.rand1 / direct.rand1
-    );
-    drop(az);
-    drop(emu);
+    drop(w);
 }

@@ -24,7 +24,9 @@ usage: encfs [flags]
   -exposure MODE      auto (dm-crypt where the kernel has device-mapper, else userspace),
                       dm-crypt or userspace; default auto
   -blocksize KIB      cache block size in KiB, multiple of 4, default 512 (as azmount)
-  -numblocks N        cache blocks per filesystem, default 32 (as azmount)
+  -cachesize SIZE     block cache per filesystem in bytes, suffixes K, M, G (KiB, MiB,
+                      GiB); default 16M (azmount's 32 blocks of 512 KiB)
+  -numblocks N        the cache size in blocks instead (as azmount)
   -cafile PATH        further trusted CA certificates (PEM) for blob storage and Azure services
   -imds URL           IMDS base URL for managed identity tokens (default http://169.254.169.254)
   -trust-ark PATH     check reports against this ARK (PEM or DER) instead of AMD's roots
@@ -56,8 +58,8 @@ pub struct Args {
     pub exposure: Exposure,
     /// Cache block size in bytes.
     pub block_size: usize,
-    /// Cache blocks.
-    pub blocks: usize,
+    /// Bytes of cache per filesystem.
+    pub cache_size: usize,
     /// Extra CA certificates.
     pub ca_file: Option<PathBuf>,
     /// IMDS base URL override.
@@ -78,7 +80,7 @@ impl fmt::Debug for Args {
             .field("ready_file", &self.ready_file)
             .field("exposure", &self.exposure)
             .field("block_size", &self.block_size)
-            .field("blocks", &self.blocks)
+            .field("cache_size", &self.cache_size)
             .field("ca_file", &self.ca_file)
             .field("imds", &self.imds)
             .field("trust_ark", &self.trust_ark)
@@ -105,6 +107,7 @@ const VALUE_FLAGS: &[&str] = &[
     "exposure",
     "blocksize",
     "numblocks",
+    "cachesize",
     "cafile",
     "imds",
     "trust-ark",
@@ -161,6 +164,35 @@ fn parse_flags(args: &[String]) -> Result<Vec<(String, Zeroizing<String>)>, Args
         }
     }
     Ok(out)
+}
+
+/// Largest cache accepted per filesystem.
+pub const MAX_CACHE_SIZE: usize = 16 << 30;
+
+/// A byte count with an optional binary suffix: `16777216`, `16M`, `16MiB`, `512K`, `1G`.
+fn size(name: &str, v: &str) -> Result<usize, ArgsError> {
+    let t = v.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => {
+            return Err(ArgsError::Usage(format!(
+                "-{name}: {v:?} is not a size (bytes, or a number with K, M or G)"
+            )));
+        }
+    };
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1usize << shift))
+        .ok_or_else(|| {
+            ArgsError::Usage(format!(
+                "-{name}: {v:?} is not a size (bytes, or a number with K, M or G)"
+            ))
+        })
 }
 
 fn number(name: &str, v: &str) -> Result<usize, ArgsError> {
@@ -229,15 +261,33 @@ impl Args {
                 "-blocksize: {block_kib} KiB must be a multiple of 4 between 4 and 65536"
             )));
         }
-        let blocks = match flag("numblocks") {
-            Some(v) => number("numblocks", &v)?,
-            None => 32,
+        let block_size = block_kib * 1024;
+        let cache_size = match (flag("cachesize"), flag("numblocks")) {
+            (Some(_), Some(_)) => {
+                return Err(ArgsError::Usage(
+                    "-cachesize and -numblocks both set the cache size: give one".into(),
+                ));
+            }
+            (Some(v), None) => {
+                let bytes = size("cachesize", &v)?;
+                if bytes < block_size || bytes > MAX_CACHE_SIZE {
+                    return Err(ArgsError::Usage(format!(
+                        "-cachesize: {bytes} bytes must be between one block ({block_size}) and {MAX_CACHE_SIZE}"
+                    )));
+                }
+                bytes
+            }
+            (None, Some(v)) => {
+                let blocks = number("numblocks", &v)?;
+                if blocks == 0 || blocks > 65536 {
+                    return Err(ArgsError::Usage(format!(
+                        "-numblocks: {blocks} must be between 1 and 65536"
+                    )));
+                }
+                blocks * block_size
+            }
+            (None, None) => 32 * block_size,
         };
-        if blocks == 0 || blocks > 65536 {
-            return Err(ArgsError::Usage(format!(
-                "-numblocks: {blocks} must be between 1 and 65536"
-            )));
-        }
         let imds = flag("imds").map(|v| v.to_string());
         if let Some(u) = &imds
             && !(u.starts_with("http://") || u.starts_with("https://"))
@@ -252,8 +302,8 @@ impl Args {
             log_file,
             ready_file,
             exposure,
-            block_size: block_kib * 1024,
-            blocks,
+            block_size,
+            cache_size,
             ca_file: flag("cafile").map(|v| PathBuf::from(v.as_str())),
             imds,
             trust_ark: flag("trust-ark").map(|v| PathBuf::from(v.as_str())),
@@ -281,7 +331,7 @@ mod tests {
         assert_eq!(a.log_level, LogLevel::Warning);
         assert_eq!(a.log_file, None);
         assert_eq!(a.ready_file, Some(PathBuf::from("result")));
-        assert_eq!((a.block_size, a.blocks), (512 * 1024, 32));
+        assert_eq!((a.block_size, a.cache_size), (512 * 1024, 16 << 20));
         assert_eq!(a.exposure, Exposure::Auto);
         assert!(a.base64.is_empty());
     }
@@ -321,9 +371,24 @@ mod tests {
         assert!(e(&["-loglevel", "loud"]).starts_with("-loglevel: not a valid log level"));
         assert!(e(&["-blocksize", "6"]).starts_with("-blocksize: 6 KiB"));
         assert!(e(&["-numblocks", "0"]).starts_with("-numblocks: 0"));
+        assert!(e(&["-cachesize", "16X"]).starts_with("-cachesize: \"16X\" is not a size"));
+        assert!(e(&["-cachesize", "4K"]).starts_with("-cachesize: 4096 bytes must be"));
+        assert!(e(&["-cachesize", "1M", "-numblocks", "4"]).contains("give one"));
         assert!(e(&["-exposure", "dm"]).starts_with("-exposure:"));
         assert!(e(&["stray"]).starts_with("unexpected argument"));
         assert_eq!(parse(&["-h"], &[]).unwrap_err(), ArgsError::Help);
+    }
+
+    #[test]
+    fn cache_size_in_bytes_or_blocks() {
+        let c = |args: &[&str]| parse(args, &[]).unwrap().cache_size;
+        assert_eq!(c(&["-cachesize", "64M"]), 64 << 20);
+        assert_eq!(c(&["-cachesize=1GiB"]), 1 << 30);
+        assert_eq!(c(&["-cachesize", "8388608"]), 8 << 20);
+        assert_eq!(c(&["-cachesize", "512k"]), 512 << 10);
+        assert_eq!(c(&["-numblocks", "8"]), 8 * 512 * 1024);
+        assert_eq!(c(&["-blocksize", "64", "-numblocks", "8"]), 8 * 64 * 1024);
+        assert_eq!(c(&["-blocksize", "64"]), 32 * 64 * 1024);
     }
 
     #[test]

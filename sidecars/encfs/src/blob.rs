@@ -1,6 +1,9 @@
 //! A blob as a csc-mount [`BlockSource`]: size and ETag from one HEAD at open, ranged GETs for
-//! reads, Put Page for writes (page blobs only), every write conditioned on the ETag this
-//! handle last saw so that a concurrent writer is detected instead of overwritten.
+//! reads, Put Page for writes (page blobs only). Every request is conditioned on the ETag this
+//! handle last saw (its own writes move it): a concurrent writer is detected instead of
+//! overwritten, and a reader never gets a mix of two versions of the blob, which is what
+//! lets the kernel keep its page cache of the FUSE file across opens. At most
+//! [`MAX_IN_FLIGHT`] requests per blob are in flight, so the connection pool stays small.
 //!
 //! Threading: csc-mount calls these methods from plain OS threads (FUSE workers, the cache's
 //! fetch threads, the main thread), never from inside the runtime. Each call drives the async
@@ -9,9 +12,10 @@
 //! from inside the runtime would deadlock or panic; it is refused with an error instead.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use csc_azure::blob::{BlobClient, PAGE_SIZE};
+use csc_mount::source::scatter;
 use csc_mount::{BlockSource, SourceError, Version};
 use tokio::runtime::Handle;
 
@@ -20,6 +24,43 @@ use crate::input::redact_url;
 /// The blob type that takes page writes.
 pub const PAGE_BLOB: &str = "PageBlob";
 
+/// Requests in flight per blob at most (the HTTP client keeps as many connections idle).
+pub const MAX_IN_FLIGHT: usize = 16;
+
+/// Reads retried when our own write moved the ETag while they were under way.
+const READ_ATTEMPTS: usize = 3;
+
+/// A counting semaphore for blocking callers.
+#[derive(Debug, Default)]
+struct Slots {
+    busy: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    fn take(&self) -> Slot<'_> {
+        let mut busy = lock(&self.busy);
+        while *busy >= MAX_IN_FLIGHT {
+            busy = self.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy += 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.busy) -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// One blob, opened.
 pub struct BlobSource {
     client: BlobClient,
@@ -27,7 +68,11 @@ pub struct BlobSource {
     size: u64,
     blob_type: String,
     writable: bool,
+    /// The ETag after open or after our last write (held only to read or replace it).
     version: Mutex<Version>,
+    /// Serialises writes: each is conditioned on the ETag the previous one returned.
+    writing: Mutex<()>,
+    slots: Slots,
     url: String,
 }
 
@@ -85,8 +130,51 @@ impl BlobSource {
             blob_type: props.blob_type,
             writable,
             version: Mutex::new(Version(props.etag)),
+            writing: Mutex::new(()),
+            slots: Slots::default(),
             url: redact_url(url),
         })
+    }
+
+    fn etag(&self) -> Option<Version> {
+        Some(lock(&self.version).clone()).filter(|v| !v.0.is_empty())
+    }
+
+    /// One ranged GET of `len` bytes at `offset`, conditioned on the current ETag.
+    fn fetch(
+        &self,
+        offset: u64,
+        len: u64,
+    ) -> Result<impl std::ops::Deref<Target = [u8]> + use<>, SourceError> {
+        outside_runtime()?;
+        let _slot = self.slots.take();
+        let mut tag = self.etag();
+        for attempt in 1..=READ_ATTEMPTS {
+            let cond = tag.as_ref().map(|v| v.0.as_str());
+            match self
+                .rt
+                .block_on(self.client.read_range_if(offset, len, cond))
+            {
+                Ok(got) => return Ok(got),
+                Err(csc_azure::Error::ConditionNotMet { expected, .. }) => {
+                    let now = self.etag();
+                    if now != tag && attempt < READ_ATTEMPTS {
+                        // Our own write changed the ETag while the read was under way.
+                        tag = now;
+                        continue;
+                    }
+                    return Err(SourceError::ConditionFailed {
+                        expected: Version(expected),
+                        found: self.current_etag(),
+                    });
+                }
+                Err(e) => return Err(remote(e)),
+            }
+        }
+        Err(SourceError::Remote(format!(
+            "{}: read kept failing",
+            self.url
+        )))
     }
 
     /// `PageBlob`, `BlockBlob`, ...
@@ -115,7 +203,7 @@ impl BlockSource for BlobSource {
     }
 
     fn version(&self) -> Option<Version> {
-        self.version.lock().ok().map(|v| v.clone())
+        Some(lock(&self.version).clone())
     }
 
     fn write_alignment(&self) -> u64 {
@@ -127,24 +215,24 @@ impl BlockSource for BlobSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
-        let len = buf.len() as u64;
+        self.read_vectored_at(offset, &mut [buf])
+    }
+
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+        let len: u64 = bufs.iter().map(|b| b.len() as u64).sum();
         check_range(offset, len, self.size)?;
-        if buf.is_empty() {
+        if len == 0 {
             return Ok(());
         }
-        outside_runtime()?;
-        let got = self
-            .rt
-            .block_on(self.client.read_range(offset, len))
-            .map_err(remote)?;
-        if got.len() != buf.len() {
+        let got = self.fetch(offset, len)?;
+        if got.len() as u64 != len {
             return Err(SourceError::Remote(format!(
                 "{}: asked for {len} bytes at {offset}, got {} (the blob shrank?)",
                 self.url,
                 got.len()
             )));
         }
-        buf.copy_from_slice(&got);
+        scatter(&got, bufs);
         Ok(())
     }
 
@@ -167,18 +255,17 @@ impl BlockSource for BlobSource {
             });
         }
         outside_runtime()?;
-        let mut current = self
-            .version
-            .lock()
-            .map_err(|_| SourceError::Remote("version lock poisoned".into()))?;
+        let _one_at_a_time = lock(&self.writing);
+        let _slot = self.slots.take();
         let expected = if_match.map(|v| v.0.as_str());
         match self
             .rt
             .block_on(self.client.write_pages(offset, data, expected))
         {
             Ok(etag) => {
-                *current = Version(etag);
-                Ok(Some(current.clone()))
+                let v = Version(etag);
+                *lock(&self.version) = v.clone();
+                Ok(Some(v))
             }
             Err(csc_azure::Error::ConditionNotMet { expected, .. }) => {
                 Err(SourceError::ConditionFailed {

@@ -7,7 +7,25 @@ use csc_mount::signals::TermSignals;
 use encfs::args::{Args, ArgsError, USAGE};
 use encfs::{Error, logging, sidecar};
 
+/// glibc raises its mmap threshold each time a large buffer is freed, after which block
+/// buffers and HTTP bodies come from per-thread arenas that keep freed memory: resident
+/// memory grows far beyond what is live. A fixed threshold (which also stops the adaptation)
+/// returns every large buffer to the system when freed, as musl's allocator does anyway.
+#[cfg(target_env = "gnu")]
+fn tune_allocator() {
+    // SAFETY: mallopt only sets allocator parameters; it is called before any thread exists.
+    #[allow(unsafe_code)]
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_MMAP_THRESHOLD, 128 * 1024);
+        nix::libc::mallopt(nix::libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn tune_allocator() {}
+
 fn main() -> ExitCode {
+    tune_allocator();
     // Before any thread exists, so that every thread inherits the blocked mask and only the
     // signal thread receives SIGTERM.
     let signals = match TermSignals::block() {

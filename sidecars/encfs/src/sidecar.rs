@@ -14,14 +14,15 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use csc_azure::http::{HttpClient, HttpConfig};
+use csc_mount::cache::CacheStats;
 use csc_mount::luks2::Luks2Header;
 use csc_mount::mount::{Exposure, MountRequest, Mounted};
 use csc_mount::source::Counters;
-use csc_mount::{CacheConfig, FuseOptions, VolumeKey};
+use csc_mount::{BlockCache, CacheConfig, FuseOptions, VolumeKey};
 
 use crate::args::Args;
 use crate::error::{Error, Step};
@@ -29,6 +30,18 @@ use crate::input::{FilesystemPlan, KeySpec, Plan};
 use crate::key::{self, KeyRelease};
 use crate::source::{self, Opened, SourceContext};
 use crate::stale::{self, Lock};
+
+/// Largest read-ahead or write-back request to a blob (Put Page takes up to 4 MiB; larger
+/// requests did not read faster from Azurite and double the memory a response holds).
+pub const REMOTE_REQUEST: usize = 2 << 20;
+/// Read-ahead requests to a blob in flight at once: the whole window of a 16 MiB cache.
+pub const REMOTE_READ_AHEAD_REQUESTS: usize = 6;
+/// Largest read-ahead request to a local file.
+pub const LOCAL_REQUEST: usize = 1 << 20;
+/// Read-ahead of a local file at most.
+pub const LOCAL_READ_AHEAD: usize = 4 << 20;
+/// FUSE threads serving a blob-backed file.
+pub const REMOTE_FUSE_THREADS: usize = 16;
 
 /// The device-mapper control node.
 pub const DM_CONTROL: &str = "/dev/mapper/control";
@@ -48,10 +61,10 @@ pub fn dm_usable() -> bool {
 pub struct Settings {
     /// dm-crypt, userspace or decide ([`dm_usable`]).
     pub exposure: Exposure,
-    /// Block size and count (upstream: 512 KiB x 32).
+    /// Cache block size (upstream: 512 KiB).
     pub block_size: usize,
-    /// Cache blocks.
-    pub blocks: usize,
+    /// Bytes of cache per filesystem (upstream: 32 blocks, 16 MiB).
+    pub cache_size: usize,
     /// FUSE options.
     pub fuse: FuseOptions,
     /// Where private mount directories go (`$TMPDIR`).
@@ -74,7 +87,7 @@ impl Settings {
         Ok(Self {
             exposure: args.exposure,
             block_size: args.block_size,
-            blocks: args.blocks,
+            cache_size: args.cache_size,
             fuse: FuseOptions::default(),
             work_dir: std::env::temp_dir(),
             http,
@@ -82,25 +95,42 @@ impl Settings {
         })
     }
 
-    /// The cache for a source: upstream's geometry; remote sources fetch further ahead and
-    /// with more threads, as each request is a network round trip.
+    /// The cache for a source. A blob is read ahead as far as the cache allows, in requests
+    /// of up to [`REMOTE_REQUEST`], several at a time: every request is a round trip of
+    /// milliseconds, and a few large ones in flight is what keeps a sequential reader busy.
+    /// A local file is read ahead less and in smaller requests.
     pub fn cache_for(&self, remote: bool) -> CacheConfig {
-        let base = CacheConfig {
-            block_size: self.block_size,
-            blocks: self.blocks,
-            ..CacheConfig::default()
-        };
+        let bs = self.block_size;
+        let request = |bytes: usize| (bytes / bs).max(1) * bs;
         if remote {
             CacheConfig {
-                read_ahead: (self.blocks / 4).clamp(1, 8),
-                fetch_threads: 8,
-                ..base
+                block_size: bs,
+                capacity: self.cache_size,
+                read_ahead: self.cache_size / 4 * 3,
+                max_request: request(REMOTE_REQUEST),
+                fetch_threads: REMOTE_READ_AHEAD_REQUESTS,
             }
         } else {
             CacheConfig {
-                read_ahead: base.read_ahead.min(self.blocks.saturating_sub(1)),
-                ..base
+                block_size: bs,
+                capacity: self.cache_size,
+                read_ahead: (self.cache_size / 2).min(LOCAL_READ_AHEAD),
+                max_request: request(LOCAL_REQUEST),
+                fetch_threads: 4,
             }
+        }
+    }
+
+    /// FUSE settings for a source: a blob gets enough request threads for 16 random reads
+    /// in flight (each waits a round trip).
+    pub fn fuse_for(&self, remote: bool) -> FuseOptions {
+        FuseOptions {
+            threads: if remote {
+                REMOTE_FUSE_THREADS
+            } else {
+                self.fuse.threads
+            },
+            ..self.fuse.clone()
         }
     }
 
@@ -138,23 +168,44 @@ impl MountedFs {
     }
 
     fn teardown(&mut self) -> Result<(), String> {
+        // A handle on the cache outlives the teardown so that its counters include the last
+        // write-back (which the teardown has done by the time it returns).
+        let cache = self.mounted.as_ref().map(|m| m.cache().clone());
         let result = match self.mounted.take() {
             Some(m) => m.teardown().map_err(|e| e.to_string()),
             None => Ok(()),
         };
-        tracing::info!(
-            index = self.index,
-            reads = self.counters.reads.load(Ordering::Relaxed),
-            read_bytes = self.counters.read_bytes.load(Ordering::Relaxed),
-            writes = self.counters.writes.load(Ordering::Relaxed),
-            written_bytes = self.counters.written_bytes.load(Ordering::Relaxed),
-            "source requests"
-        );
+        log_requests(self.index, &self.counters, cache.as_ref(), "at teardown");
+        drop(cache);
         if let Some(lock) = self.lock.take() {
             lock.release();
         }
         result
     }
+}
+
+/// Logs (info) what reached a filesystem's source and what its cache did.
+fn log_requests(index: usize, source: &Counters, cache: Option<&BlockCache>, when: &str) {
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let stats = cache.map(BlockCache::stats);
+    let cached = |f: fn(&CacheStats) -> &AtomicU64| stats.map_or(0, |s| get(f(s)));
+    tracing::info!(
+        index,
+        reads = get(&source.reads),
+        read_bytes = get(&source.read_bytes),
+        writes = get(&source.writes),
+        written_bytes = get(&source.written_bytes),
+        cache_hits = cached(|s| &s.hits),
+        cache_waits = cached(|s| &s.waited),
+        cache_misses = cached(|s| &s.misses),
+        prefetched = cached(|s| &s.prefetched),
+        read_ahead_requests = cached(|s| &s.read_ahead_requests),
+        bypassed = cached(|s| &s.bypassed),
+        shared = cached(|s| &s.shared),
+        uploads = cached(|s| &s.written_back),
+        peak_blocks = cached(|s| &s.peak_blocks),
+        "source requests {when}"
+    );
 }
 
 /// Every filesystem of the input, mounted. Dropping it tears everything down; prefer
@@ -349,7 +400,7 @@ impl Sidecar {
                 cache: settings.cache_for(remote),
                 exposure,
                 work_dir: settings.work_dir.clone(),
-                fuse: settings.fuse.clone(),
+                fuse: settings.fuse_for(remote),
             })
             .map_err(|e| fail(plan, Step::Mount, e))?;
             let mut lock = p.lock.take();
@@ -365,6 +416,12 @@ impl Sidecar {
                 exposure = ?mounted.exposure(),
                 read_write = plan.read_write,
                 "published"
+            );
+            log_requests(
+                plan.index,
+                &opened.counters,
+                Some(mounted.cache()),
+                "to mount",
             );
             self.filesystems.push(MountedFs {
                 index: plan.index,

@@ -7,7 +7,9 @@
 //! - the lock is free: whatever sits at `.filesystem-<i>` and `mount_point` is ours from a run
 //!   that died (`kill -9`, OOM): the stale symlink is removed, the ext4 mount (still there, its
 //!   FUSE server gone) and the dead FUSE mount recorded in the lock file are detached lazily
-//!   (`umount -l`), so that the loop device under them is released once unused.
+//!   (`umount -l`), so that the loop device under them is released once unused; a dm-crypt
+//!   device between them (`csc-crypt-<i>`, over a loop device on a FUSE file the lock file
+//!   recorded) is removed.
 //!
 //! A symlink at `mount_point` that does not point at `.filesystem-<i>`, or anything else
 //! there, is never touched: it is reported as a busy mount point.
@@ -221,6 +223,29 @@ pub fn clean(plan: &FilesystemPlan, lock: &Lock) -> Result<Vec<String>, String> 
     if fs_dir.is_dir() && std::fs::remove_dir(&fs_dir).is_ok() {
         done.push(format!("removed {}", fs_dir.display()));
     }
+    // A dm-crypt device of ours sits on a loop device over the dead FUSE file: remove it
+    // (the ext4 on it is gone), which lets the loop device go too.
+    if let Some((name, sys)) = stale_dm_device(plan.index) {
+        let backing = dm_backing_files(&sys);
+        let ours = backing.iter().any(|b| {
+            lock.previous_fuse_dirs()
+                .iter()
+                .any(|d| Path::new(b).starts_with(d))
+        });
+        if !ours {
+            return Err(format!(
+                "device-mapper device {name} exists and is not over a FUSE file this mount point's previous run recorded ({}); remove it (dmsetup remove {name}) and retry",
+                if backing.is_empty() {
+                    "no loop device under it".to_string()
+                } else {
+                    backing.join(", ")
+                }
+            ));
+        }
+        csc_mount::dm::remove_stale(&name)
+            .map_err(|e| format!("removing device-mapper device {name} of a previous run: {e}"))?;
+        done.push(format!("removed device-mapper device {name}"));
+    }
     for fuse_dir in lock.previous_fuse_dirs() {
         let is_fuse = mounted_at(&fuse_dir)
             .map(|m| m.iter().any(|e| e.fstype.starts_with("fuse")))
@@ -247,22 +272,36 @@ pub fn clean(plan: &FilesystemPlan, lock: &Lock) -> Result<Vec<String>, String> 
             }
         }
     }
-    if let Some(dm) = stale_dm_device(plan.index) {
-        return Err(format!(
-            "device-mapper device {dm} from a previous run still exists; remove it (dmsetup remove {dm}) and retry"
-        ));
-    }
     Ok(done)
 }
 
-/// A leftover dm-crypt device of this filesystem (csc-mount names them `csc-crypt-<name>`).
-fn stale_dm_device(index: usize) -> Option<String> {
+/// A leftover dm-crypt device of this filesystem (csc-mount names them `csc-crypt-<name>`):
+/// its name and its `/sys/block` directory.
+fn stale_dm_device(index: usize) -> Option<(String, PathBuf)> {
     let want = format!("csc-crypt-{index}");
     let rd = std::fs::read_dir("/sys/block").ok()?;
+    rd.flatten().find_map(|e| {
+        let name = std::fs::read_to_string(e.path().join("dm/name")).ok()?;
+        (name.trim() == want).then(|| (want.clone(), e.path()))
+    })
+}
+
+/// The files behind the loop devices a device-mapper device sits on.
+fn dm_backing_files(sys: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(sys.join("slaves")) else {
+        return Vec::new();
+    };
     rd.flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("dm/name")).ok())
-        .map(|n| n.trim().to_string())
-        .find(|n| *n == want)
+        .filter_map(|e| {
+            std::fs::read_to_string(
+                Path::new("/sys/block")
+                    .join(e.file_name())
+                    .join("loop/backing_file"),
+            )
+            .ok()
+        })
+        .map(|s| s.trim().to_string())
+        .collect()
 }
 
 /// Checks the parent directory before anything else.

@@ -2,7 +2,7 @@
 //! emulators' CA): SAS and bearer-token (`azure_url_private`, tokens from the emulated IMDS)
 //! access, files read back byte for byte, read-write data that survives `kill -9`, clean
 //! blocks never re-uploaded, and a concurrent writer detected by the ETag condition instead
-//! of overwritten. Runs as root (CI does).
+//! of overwritten (or read). Runs as root (CI does).
 
 mod common;
 
@@ -258,11 +258,15 @@ fn a_concurrent_writer_is_detected_not_overwritten() {
     let foreign = vec![0x5au8; 512];
     w.rt.block_on(c.write_pages(size - 512, &foreign, None))
         .unwrap();
-    let mut f = std::fs::File::create(mp.join("late.bin")).unwrap();
-    f.write_all(&[1u8; 100_000]).unwrap();
-    let err = f.sync_all().unwrap_err();
+    // Every request is conditioned on the ETag encfs holds: the change is noticed at the
+    // next read of the blob or at the latest when the write is saved.
+    let outcome = (|| {
+        let mut f = std::fs::File::create(mp.join("late.bin"))?;
+        f.write_all(&[1u8; 100_000])?;
+        f.sync_all()
+    })();
+    let err = outcome.unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
-    drop(f);
     let (_, log) = e.signal(libc::SIGTERM);
     assert!(log.contains("modified by another writer"), "{log}");
     // The foreign page is still there.

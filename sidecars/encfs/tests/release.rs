@@ -52,7 +52,7 @@ fn settings(sandbox: &Sandbox, work: &Path) -> Settings {
     Settings {
         exposure: Exposure::Userspace,
         block_size: 512 * 1024,
-        blocks: 32,
+        cache_size: 16 << 20,
         fuse: csc_mount::FuseOptions::default(),
         work_dir: work.to_path_buf(),
         http: sandbox.http_config(),

@@ -10,10 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
 use http::{Method, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -30,6 +30,9 @@ pub const DEFAULT_USER_AGENT: &str = concat!("csc-rs/", env!("CARGO_PKG_VERSION"
 
 /// Default bound of a response body (the largest answers are certificate chains and CRLs).
 pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Default of [`HttpConfig::max_idle_per_host`]: as many as encfs keeps in flight per blob.
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 16;
 
 /// Configuration of an [`HttpClient`].
 #[derive(Debug, Clone)]
@@ -48,6 +51,10 @@ pub struct HttpConfig {
     pub retry: RetryPolicy,
     /// The User-Agent header.
     pub user_agent: String,
+    /// Idle connections kept per host for reuse. Callers that keep many requests in flight
+    /// (blob range reads) need at least that many, or each burst opens new connections (a
+    /// TLS handshake each).
+    pub max_idle_per_host: usize,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +67,7 @@ impl Default for HttpConfig {
             max_body: DEFAULT_MAX_BODY,
             retry: RetryPolicy::default(),
             user_agent: DEFAULT_USER_AGENT.to_string(),
+            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
         }
     }
 }
@@ -229,7 +237,7 @@ fn build_client(config: &HttpConfig) -> std::result::Result<Inner, String> {
         .wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(4)
+        .pool_max_idle_per_host(config.max_idle_per_host)
         .build(connector))
 }
 
@@ -395,28 +403,40 @@ impl HttpClient {
             Ok(r) => r,
             Err(e) => return Attempt::Transport(error_chain(&e)),
         };
-        let (parts, body) = response.into_parts();
+        let (parts, mut body) = response.into_parts();
         // A HEAD answer's Content-Length describes the resource, not a body.
-        if req.method != Method::HEAD
-            && let Some(len) = parts
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-            && len > self.config.max_body as u64
-        {
+        let announced = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|_| req.method != Method::HEAD);
+        if announced.is_some_and(|len| len > self.config.max_body as u64) {
             return Attempt::TooLarge;
         }
-        match Limited::new(body, self.config.max_body).collect().await {
-            Ok(collected) => Attempt::Done(Response {
-                status: parts.status,
-                headers: parts.headers,
-                body: collected.to_bytes(),
-                attempts: 0,
-            }),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Attempt::TooLarge,
-            Err(e) => Attempt::Transport(format!("reading the body: {}", error_chain(&*e))),
+        // Frames are appended to one buffer as they arrive (and released), so a large body
+        // (a blob range of megabytes) is held once, not once in frames and again joined.
+        let mut out = BytesMut::with_capacity(announced.unwrap_or(0) as usize);
+        while let Some(frame) = body.frame().await {
+            let frame = match frame {
+                Ok(f) => f,
+                Err(e) => {
+                    return Attempt::Transport(format!("reading the body: {}", error_chain(&e)));
+                }
+            };
+            if let Ok(data) = frame.into_data() {
+                if out.len() + data.len() > self.config.max_body {
+                    return Attempt::TooLarge;
+                }
+                out.extend_from_slice(&data);
+            }
         }
+        Attempt::Done(Response {
+            status: parts.status,
+            headers: parts.headers,
+            body: out.freeze(),
+            attempts: 0,
+        })
     }
 }
 

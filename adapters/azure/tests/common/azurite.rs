@@ -66,8 +66,16 @@ fn free_port() -> u16 {
 impl Azurite {
     /// Starts Azurite with TLS from `emu`'s CA and OAuth (bearer tokens) enabled.
     pub fn start(emu: &Emulator) -> Azurite {
+        Self::start_for(emu, &[])
+    }
+
+    /// As [`Azurite::start`], its certificate also valid for `names` (e.g. the address a VM
+    /// reaches the host by).
+    pub fn start_for(emu: &Emulator, names: &[&str]) -> Azurite {
         let dir = tempfile::tempdir().unwrap();
-        let cert = emu.issue_server_cert(&["127.0.0.1", "localhost"]).unwrap();
+        let mut all = vec!["127.0.0.1", "localhost"];
+        all.extend_from_slice(names);
+        let cert = emu.issue_server_cert(&all).unwrap();
         let cert_path = dir.path().join("cert.pem");
         let key_path = dir.path().join("key.pem");
         std::fs::write(&cert_path, &cert.pem).unwrap();
@@ -110,6 +118,11 @@ impl Azurite {
             std::thread::sleep(Duration::from_millis(50));
         }
         az
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `https://127.0.0.1:<port>/devstoreaccount1`.

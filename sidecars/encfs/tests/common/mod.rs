@@ -144,6 +144,11 @@ pub fn start(base64: &str, work: &Path, tag: &str, extra: &[&str]) -> Encfs {
 }
 
 impl Encfs {
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Logs and standard error so far.
     pub fn output(&self) -> String {
         let mut s = String::new();

@@ -221,9 +221,10 @@ fn mount(args: &Args) -> Result<(), Failure> {
             )));
         }
     };
+    let block_size = number(args, "block-size-kib", 512usize)? * 1024;
     let cache = CacheConfig {
-        block_size: number(args, "block-size-kib", 512usize)? * 1024,
-        blocks: number(args, "blocks", 32usize)?,
+        block_size,
+        capacity: number(args, "blocks", 32usize)?.saturating_mul(block_size),
         ..CacheConfig::default()
     };
     csc_mount::mount::check_mount_point(&mount_point).map_err(Failure::usage)?;
