@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+# A clean build: incremental compilation data would only cost time and disk here.
+export CARGO_INCREMENTAL=0
 step() { echo; echo "=== $* (at $(( $(date +%s) - start ))s)"; }
 
 step setup
