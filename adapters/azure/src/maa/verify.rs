@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 
 use crate::error::{Error, Result, Service};
 use crate::http::{HttpClient, Request};
-use crate::jose::{Compact, JwsAlgorithm, b64std, b64url};
+use crate::jose::{Compact, JoseError, JwsAlgorithm, b64std, b64url};
 
 /// One signing key from the JWKS document.
 #[derive(Debug, Clone)]
@@ -48,13 +48,16 @@ impl Jwks {
                 .and_then(|a| a.first())
                 .and_then(Value::as_str);
             if let Some(c) = x5c0 {
-                keys.push((kid, KeyMaterial::Cert(b64std(c).map_err(|e| bad(&e))?)));
+                keys.push((
+                    kid,
+                    KeyMaterial::Cert(b64std(c).map_err(|e| bad(&e.to_string()))?),
+                ));
             } else if k.get("kty").and_then(Value::as_str) == Some("RSA") {
                 let part = |name: &str| {
                     k.get(name)
                         .and_then(Value::as_str)
                         .ok_or_else(|| bad(&format!("RSA key without {name}")))
-                        .and_then(|s| b64url(s).map_err(|e| bad(&e)))
+                        .and_then(|s| b64url(s).map_err(|e| bad(&e.to_string())))
                 };
                 keys.push((
                     kid,
@@ -82,7 +85,7 @@ impl Jwks {
     }
 
     /// Verifies `token`'s signature with the key its `kid` names (or, without a `kid`, any key).
-    fn verify(&self, token: &Compact, alg: JwsAlgorithm) -> std::result::Result<(), String> {
+    fn verify(&self, token: &Compact, alg: JwsAlgorithm) -> std::result::Result<(), JoseError> {
         let kid = token.header.get("kid").and_then(Value::as_str);
         let candidates: Vec<_> = self
             .keys
@@ -90,9 +93,11 @@ impl Jwks {
             .filter(|(k, _)| kid.is_none_or(|want| want == k))
             .collect();
         if candidates.is_empty() {
-            return Err(format!("no signing key with kid {:?}", kid.unwrap_or("")));
+            return Err(JoseError::UnknownKid {
+                kid: kid.unwrap_or("").to_string(),
+            });
         }
-        let mut last = String::new();
+        let mut last = JoseError::NoKeys;
         for (_, key) in candidates {
             let r = match key {
                 KeyMaterial::Cert(der) => token.verify_with_cert(alg, der),
@@ -205,14 +210,14 @@ impl MaaVerifier {
 
     /// Verifies signature, issuer and validity period; returns the claims.
     pub async fn verify(&self, token: &str) -> Result<MaaClaims> {
-        let reject = |d: String| Error::rejected(Service::Maa, "MAA token", d);
+        let reject = |d: JoseError| Error::rejected(Service::Maa, "MAA token", d);
         let compact = Compact::parse(token).map_err(reject)?;
         let alg = compact.algorithm(&self.algorithms).map_err(reject)?;
         {
             let mut keys = self.keys.lock().await;
             let result = match keys.as_ref() {
                 Some((_, jwks)) => jwks.verify(&compact, alg),
-                None => Err(String::from("no keys yet")),
+                None => Err(JoseError::NoKeys),
             };
             if let Err(first) = result {
                 let stale = keys
