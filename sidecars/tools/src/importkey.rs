@@ -503,7 +503,7 @@ fn rsa_material(opts: &Options, cfg: &ImportKeyConfig) -> Result<Material, Failu
                 let mut s = [0u8; 32];
                 aws_lc_rs::rand::fill(&mut s)
                     .map_err(|_| Failure::usage("the random generator failed"))?;
-                policydigest::hex(&s)
+                csc_core::hex::Hex(&s).to_string()
             } else {
                 cfg.key_derivation.salt.clone()
             };

@@ -1,6 +1,7 @@
 //! AMD KDS and Azure AzCache URLs. Pure functions: no I/O, so the emulator and tests can check
 //! them byte for byte.
 
+use csc_core::hex::Hex;
 use csc_core::report::{Product, TcbParts, TcbVersion};
 
 /// AMD's public KDS.
@@ -38,10 +39,6 @@ pub fn hwid(product: Product, chip_id: &[u8]) -> &[u8] {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `{base}/vcek/v1/{product}/{hwid}?[fmcSPL=..&]blSPL=..&teeSPL=..&snpSPL=..&ucodeSPL=..`,
 /// SPL values in decimal from the report's REPORTED_TCB.
 pub fn vcek_url(base: &str, product: Product, hwid: &[u8], tcb: TcbVersion) -> String {
@@ -54,7 +51,7 @@ pub fn vcek_url(base: &str, product: Product, hwid: &[u8], tcb: TcbVersion) -> S
         "{}/vcek/v1/{}/{}?{fmc}blSPL={}&teeSPL={}&snpSPL={}&ucodeSPL={}",
         base.trim_end_matches('/'),
         product.name(),
-        hex(hwid),
+        Hex(hwid),
         p.bootloader,
         p.tee,
         p.snp,
@@ -96,7 +93,7 @@ pub fn azcache_url(
         "{}/{}/certificates/{}/{:x}?{}",
         base.trim_end_matches('/'),
         tee_type,
-        hex(chip_id),
+        Hex(chip_id),
         tcb,
         api_version
     );

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use csc_core::hex::Hex;
 use http::Method;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -319,8 +320,8 @@ pub fn check_expectations(claims: &MaaClaims, expect: &MaaExpectations) -> Resul
         (Some(g), Some(w)) if g == w => Ok(()),
         (Some(g), Some(w)) => Err(reject(format!(
             "{name} is {} , expected {}",
-            hex(g),
-            hex(w)
+            Hex(g).to_string(),
+            Hex(w).to_string()
         ))),
         (None, Some(_)) => Err(reject(format!("no {name} claim"))),
     };
@@ -335,10 +336,6 @@ pub fn check_expectations(claims: &MaaClaims, expect: &MaaExpectations) -> Resul
         &expect.report_data,
     )?;
     Ok(())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
