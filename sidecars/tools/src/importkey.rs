@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
+use csc_azure::gojson::lowercase_keys;
 use csc_azure::identity::{Credential, TokenProvider};
 use csc_azure::jose::b64url_encode;
 use csc_azure::keyvault::{ClaimCondition, KeyVaultClient, ReleasePolicy};
@@ -139,19 +140,6 @@ pub struct IdentityConfig {
 fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
     Ok(s.filter(|s| !s.is_empty()).map(SecretString::new))
-}
-
-/// Go's JSON decoder matches member names case-insensitively; the structs use lower case.
-fn lowercase_keys(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), lowercase_keys(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(lowercase_keys).collect()),
-        other => other,
-    }
 }
 
 impl ImportKeyConfig {
