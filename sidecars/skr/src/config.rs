@@ -295,7 +295,7 @@ pub fn decode_azure_info(b64: &str) -> Result<AzureInformation, ConfigError> {
 }
 
 /// Go's JSON decoder matches member names case-insensitively; our structs use lowercase names.
-pub use csc_azure::gojson::lowercase_keys;
+pub use csc_azure::gocompat::lowercase_keys;
 
 fn parse_port(s: &str) -> Result<u16, ConfigError> {
     s.trim().parse::<u16>().ok().ok_or(ConfigError::Invalid {

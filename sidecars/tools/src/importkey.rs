@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use csc_azure::gojson::lowercase_keys;
+use csc_azure::gocompat::lowercase_keys;
 use csc_azure::identity::{Credential, TokenProvider};
 use csc_azure::jose::b64url_encode;
 use csc_azure::keyvault::{ClaimCondition, KeyVaultClient, ReleasePolicy};

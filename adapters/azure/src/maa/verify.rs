@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
 use crate::error::{Error, Result, Service};
+use crate::gocompat::decode_hex;
 use crate::http::{HttpClient, Request};
 use crate::jose::{Compact, JoseError, JwsAlgorithm, b64std, b64url};
 
@@ -338,16 +339,6 @@ pub fn check_expectations(claims: &MaaClaims, expect: &MaaExpectations) -> Resul
     Ok(())
 }
 
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,13 +353,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.len(), 1);
-    }
-
-    #[test]
-    fn hex_decoding() {
-        assert_eq!(decode_hex("00ff").unwrap(), vec![0, 255]);
-        assert!(decode_hex("0").is_none());
-        assert!(decode_hex("zz").is_none());
-        assert!(decode_hex("é0").is_none());
     }
 }
