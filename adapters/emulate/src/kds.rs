@@ -48,7 +48,7 @@ impl KdsStore {
             .map_err(|e| EmulateError::Config(format!("report: {e}")))?;
         let product = r.product().unwrap_or(product);
         let id = hwid(product, r.chip_id());
-        self.insert_vcek(product, &id, r.reported_tcb().raw(), vcek_der);
+        self.insert_vcek(product, id, r.reported_tcb().raw(), vcek_der);
         Ok(())
     }
 

@@ -127,7 +127,7 @@ pub fn verify(
         return Err(format!(
             "it endorses launch measurement {}, the report's is {}",
             endorsed.launch_measurement,
-            Hex(measurement).to_string()
+            Hex(measurement)
         ));
     }
     Ok(endorsed)

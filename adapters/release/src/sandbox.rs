@@ -120,7 +120,7 @@ impl Sandbox {
         let mut kds = KdsStore::new();
         kds.insert_vcek(
             product,
-            &csc_emulate::kds::hwid(product, platform.chip_id()),
+            csc_emulate::kds::hwid(product, platform.chip_id()),
             platform.reported_tcb().raw(),
             chain.vcek.to_vec(),
         );

@@ -37,13 +37,9 @@ impl CertCache {
     }
 
     fn file(&self, product: Product, hwid: &[u8], tcb: u64) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| {
-            d.join(format!(
-                "{}-{}-{tcb:016x}.pem",
-                product.name(),
-                Hex(hwid).to_string()
-            ))
-        })
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{}-{}-{tcb:016x}.pem", product.name(), Hex(hwid))))
     }
 
     /// A cached chain.

@@ -321,8 +321,8 @@ pub fn check_expectations(claims: &MaaClaims, expect: &MaaExpectations) -> Resul
         (Some(g), Some(w)) if g == w => Ok(()),
         (Some(g), Some(w)) => Err(reject(format!(
             "{name} is {} , expected {}",
-            Hex(g).to_string(),
-            Hex(w).to_string()
+            Hex(g),
+            Hex(w)
         ))),
         (None, Some(_)) => Err(reject(format!("no {name} claim"))),
     };
