@@ -14,7 +14,7 @@ pub const MAX_FILESYSTEMS: usize = 64;
 /// Longest raw key accepted, in bytes (it is a key file's contents).
 pub const MAX_RAW_KEY: usize = 8192;
 /// HKDF info used when `key_derivation.label` is empty (upstream's default).
-pub const DEFAULT_LABEL: &str = "Symmetric Encryption Key";
+pub use csc_core::keywrap::hkdf::DEFAULT_LABEL;
 /// What upstream writes into `key.akv.api_version` whatever the input says.
 pub const AKV_API_VERSION: &str = "api-version=7.4";
 /// What upstream writes into `key.authority.api_version`.
@@ -69,11 +69,12 @@ pub enum KeyType {
     Rsa,
 }
 
-/// HKDF parameters for an RSA key, decoded.
+/// HKDF parameters for an RSA key, checked (the core's derivation takes them as they are).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Derivation {
-    /// The salt bytes (empty: HKDF's zero salt).
-    pub salt: Vec<u8>,
+    /// The salt as hex text, as upstream passes it to `hex.DecodeString` (empty: HKDF's zero
+    /// salt).
+    pub salt_hex: String,
     /// The info string.
     pub label: String,
 }
@@ -185,6 +186,20 @@ struct Validator {
 
 fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
+/// The HKDF salt: hex as Go's `hex.DecodeString` reads it (no white space), at most the
+/// core's [`MAX_SALT_LEN`](csc_core::keywrap::hkdf::MAX_SALT_LEN) bytes.
+fn check_salt(text: &str) -> Result<(), String> {
+    use csc_core::keywrap::hkdf::MAX_SALT_LEN;
+    if let Some(offset) = text.bytes().position(csc_core::hex::is_space) {
+        return Err(format!("not hex text (offset {offset} is not a hex digit)"));
+    }
+    let len = hex_bytes(text)?.len();
+    if len > MAX_SALT_LEN {
+        return Err(format!("{len} bytes; at most {MAX_SALT_LEN}"));
+    }
+    Ok(())
 }
 
 /// The key file bytes or salt from hex text, without echoing secret digits on error.
@@ -502,9 +517,9 @@ impl Validator {
                 if kty == KeyType::Oct {
                     self.warn(&dp, format!("ignored for an {} key", key.kty));
                 }
-                match hex_bytes(&kd.salt) {
-                    Ok(salt) => Some(Derivation {
-                        salt,
+                match check_salt(&kd.salt) {
+                    Ok(()) => Some(Derivation {
+                        salt_hex: kd.salt.clone(),
                         label: if kd.label.is_empty() {
                             DEFAULT_LABEL.to_string()
                         } else {
