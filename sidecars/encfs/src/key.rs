@@ -429,7 +429,7 @@ mod tests {
         let with_zeros: Vec<u8> = [0u8, 0].iter().copied().chain(d.iter().copied()).collect();
         let upstream_default = Derivation {
             salt_hex: "92a631a6d0f6e4b2".into(),
-            label: crate::input::validate::DEFAULT_LABEL.into(),
+            label: crate::input::plan::DEFAULT_LABEL.into(),
         };
         let want = hex("a9ce6e9d3770acf5d5fdaafb80bafe06e25540eda2d7a52bf4ab2ee2ff36a275");
         for ikm in [&d, &with_zeros] {
