@@ -229,6 +229,31 @@ pub(super) struct ConfigJson {
     pub requirements: BTreeMap<String, Vec<Value>>,
 }
 
+/// Deserializes a JSON string through `parse`, which returns the value or what is wrong.
+fn from_json_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct StrVisitor<T> {
+        expecting: &'static str,
+        parse: fn(&str) -> Result<T, String>,
+    }
+    impl<T> Visitor<'_> for StrVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
+            (self.parse)(s).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(StrVisitor { expecting, parse })
+}
+
 /// A 64-bit number written as a decimal string, as LUKS2 writes sizes and offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Decimal(pub u64);
@@ -241,21 +266,11 @@ impl Serialize for Decimal {
 
 impl<'de> Deserialize<'de> for Decimal {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(DecimalVisitor).map(Decimal)
-    }
-}
-
-struct DecimalVisitor;
-
-impl Visitor<'_> for DecimalVisitor {
-    type Value = u64;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a decimal string")
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<u64, E> {
-        parse_decimal(s).ok_or_else(|| E::invalid_value(de::Unexpected::Str(s), &self))
+        from_json_str(d, "a decimal string", |s| {
+            parse_decimal(s)
+                .map(Decimal)
+                .ok_or_else(|| format!("{s:?} is not a decimal string"))
+        })
     }
 }
 
@@ -285,22 +300,12 @@ impl Serialize for SegmentSize {
 
 impl<'de> Deserialize<'de> for SegmentSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct SizeVisitor;
-        impl Visitor<'_> for SizeVisitor {
-            type Value = SegmentSize;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal string or \"dynamic\"")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<SegmentSize, E> {
-                match s {
-                    "dynamic" => Ok(SegmentSize::Dynamic),
-                    _ => parse_decimal(s)
-                        .map(SegmentSize::Bytes)
-                        .ok_or_else(|| E::invalid_value(de::Unexpected::Str(s), &self)),
-                }
-            }
-        }
-        d.deserialize_str(SizeVisitor)
+        from_json_str(d, "a decimal string or \"dynamic\"", |s| match s {
+            "dynamic" => Ok(SegmentSize::Dynamic),
+            _ => parse_decimal(s)
+                .map(SegmentSize::Bytes)
+                .ok_or_else(|| format!("{s:?} is neither a decimal string nor \"dynamic\"")),
+        })
     }
 }
 
@@ -316,20 +321,12 @@ impl Serialize for Base64 {
 
 impl<'de> Deserialize<'de> for Base64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct B64Visitor;
-        impl Visitor<'_> for B64Visitor {
-            type Value = Base64;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("standard base64")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Base64, E> {
-                base64::engine::general_purpose::STANDARD
-                    .decode(s)
-                    .map(Base64)
-                    .map_err(|_| E::custom("invalid base64"))
-            }
-        }
-        d.deserialize_str(B64Visitor)
+        from_json_str(d, "standard base64", |s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map(Base64)
+                .map_err(|_| "invalid base64".to_string())
+        })
     }
 }
 
@@ -341,21 +338,11 @@ impl Serialize for Hash {
 
 impl<'de> Deserialize<'de> for Hash {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct HashVisitor;
-        impl Visitor<'_> for HashVisitor {
-            type Value = Hash;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a hash name")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Hash, E> {
-                Hash::from_name(s).ok_or_else(|| {
-                    E::custom(format!(
-                        "hash {s:?} is not supported (sha1, sha256, sha384, sha512)"
-                    ))
-                })
-            }
-        }
-        d.deserialize_str(HashVisitor)
+        from_json_str(d, "a hash name", |s| {
+            Hash::from_name(s).ok_or_else(|| {
+                format!("hash {s:?} is not supported (sha1, sha256, sha384, sha512)")
+            })
+        })
     }
 }
 
