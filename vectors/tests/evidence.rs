@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use csc_core::cert::Certificate;
 use csc_core::hcl::{HclReport, RuntimeHash};
+use csc_core::hex::Hex;
 use csc_core::input;
 use csc_core::policy::{self, PolicyOptions, Remedy};
 use csc_core::report::Report;
@@ -105,8 +106,8 @@ fn tampered_hcl_variable_data_is_a_binding_failure_with_both_digests() {
             assert_eq!((hash, len), (RuntimeHash::Sha256, 32));
             assert_eq!((&c[..], &rd[..]), (&computed[..], report_data));
             let msg = e.to_string();
-            assert!(msg.contains(&hex(&computed)), "{msg}");
-            assert!(msg.contains(&hex(report_data)), "{msg}");
+            assert!(msg.contains(&Hex(&computed).to_string()), "{msg}");
+            assert!(msg.contains(&Hex(report_data).to_string()), "{msg}");
         }
     }
     // Variable data cut short (size field lowered by one): also unbound.
@@ -119,10 +120,6 @@ fn tampered_hcl_variable_data_is_a_binding_failure_with_both_digests() {
         hcl.check_binding(),
         Err(BindingError::HclVariableData { .. })
     ));
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[test]

@@ -8,10 +8,6 @@ use csc_vectors::{as_u64, read, read_ref, vectors_of};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-fn hex(b: &[u8]) -> String {
-    Hex(b).to_string()
-}
-
 fn check_fields(id: &str, r: &csc_core::Report<'_>, f: &Value) {
     let u = |k: &str| as_u64(&f[k]);
     let s = |k: &str| {
@@ -72,14 +68,14 @@ fn check_fields(id: &str, r: &csc_core::Report<'_>, f: &Value) {
         "{id}: cpuid bytes"
     );
     for (k, v) in [
-        ("chip_id", hex(r.chip_id())),
-        ("report_data", hex(r.report_data())),
-        ("measurement", hex(r.measurement())),
-        ("host_data", hex(r.host_data())),
-        ("family_id", hex(r.family_id())),
-        ("image_id", hex(r.image_id())),
-        ("id_key_digest", hex(r.id_key_digest())),
-        ("report_id", hex(r.report_id())),
+        ("chip_id", Hex(r.chip_id()).to_string()),
+        ("report_data", Hex(r.report_data()).to_string()),
+        ("measurement", Hex(r.measurement()).to_string()),
+        ("host_data", Hex(r.host_data()).to_string()),
+        ("family_id", Hex(r.family_id()).to_string()),
+        ("image_id", Hex(r.image_id()).to_string()),
+        ("id_key_digest", Hex(r.id_key_digest()).to_string()),
+        ("report_id", Hex(r.report_id()).to_string()),
     ] {
         assert_eq!(v, s(k), "{id}: {k}");
     }
@@ -180,7 +176,7 @@ fn digest_vectors() {
         let want = v["sha256"]
             .as_str()
             .unwrap_or_else(|| panic!("{id}: no sha256 ({v})"));
-        assert_eq!(hex(&Sha256::digest(&data)), want, "{id}");
+        assert_eq!(Hex(&Sha256::digest(&data)).to_string(), want, "{id}");
     }
 }
 

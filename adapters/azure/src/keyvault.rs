@@ -143,10 +143,10 @@ impl JwsVerifier {
     /// Verifies a compact JWS from `host` and returns its payload.
     pub fn verify(&self, jws: &str, host: &str, now: UnixTime) -> Result<Vec<u8>> {
         let reject = |what: &'static str, d: String| Error::rejected(Service::KeyVault, what, d);
-        let compact = Compact::parse(jws).map_err(|e| reject("release JWS", e))?;
+        let compact = Compact::parse(jws).map_err(|e| reject("release JWS", e.to_string()))?;
         let alg = compact
             .algorithm(&self.algorithms)
-            .map_err(|e| reject("release JWS", e))?;
+            .map_err(|e| reject("release JWS", e.to_string()))?;
         let x5c: Vec<CertificateDer<'static>> = compact
             .header
             .get("x5c")
@@ -157,7 +157,7 @@ impl JwsVerifier {
             .map(|c| {
                 c.as_str()
                     .ok_or_else(|| "x5c entry is not a string".to_string())
-                    .and_then(b64std)
+                    .and_then(|text| b64std(text).map_err(|e| e.to_string()))
                     .map(CertificateDer::from)
             })
             .collect::<std::result::Result<_, _>>()
@@ -174,7 +174,7 @@ impl JwsVerifier {
         }
         compact
             .verify_with_cert(alg, leaf)
-            .map_err(|e| reject("release JWS signature", e))?;
+            .map_err(|e| reject("release JWS signature", e.to_string()))?;
         self.verify_chain(&x5c, host, now)?;
         Ok(compact.payload)
     }

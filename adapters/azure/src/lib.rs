@@ -7,12 +7,14 @@
 //! - [`maa`]: MAA attest and token verification.
 //! - [`keyvault`]: key release (JWS verified) and import with a release policy.
 //! - [`blob`]: blob properties, ranged reads, page writes with ETag conditions.
+//! - [`gocompat`], [`secret`]: JSON and hex read as upstream's Go reads them; secret text and bytes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod blob;
 pub mod certs;
 pub mod error;
+pub mod gocompat;
 pub mod http;
 pub mod identity;
 pub mod jose;

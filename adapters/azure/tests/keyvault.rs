@@ -111,7 +111,7 @@ impl Setup {
     fn good_policy(&self) -> ReleasePolicy {
         let report = v1_report();
         let r = Report::parse(&report).unwrap();
-        let hd: String = r.host_data().iter().map(|b| format!("{b:02x}")).collect();
+        let hd = csc_core::hex::Hex(r.host_data()).to_string();
         self.policy(&hd)
     }
 

@@ -129,7 +129,7 @@ fn material(jwk: &Value) -> Result<(String, Zeroizing<Vec<u8>>, Value), String> 
 fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     let _ = aws_lc_rs::rand::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    csc_core::hex::Hex(&b).to_string()
 }
 
 impl Hsm {

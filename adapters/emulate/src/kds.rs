@@ -4,30 +4,17 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use csc_core::report::{Product, Report, TcbParts, TcbVersion};
+use csc_azure::certs::kds::{KdsPathError, KdsRequest, parse_request, parse_vcek_file_stem};
+use csc_core::report::{Product, Report};
 use http::StatusCode;
 
 use crate::EmulateError;
 use crate::http::{Reply, Req};
 
-/// Which endorsement key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyKind {
-    /// VCEK.
-    Vcek,
-    /// VLEK.
-    Vlek,
-}
-
-impl KeyKind {
-    fn from_path(s: &str) -> Option<Self> {
-        match s {
-            "vcek" => Some(KeyKind::Vcek),
-            "vlek" => Some(KeyKind::Vlek),
-            _ => None,
-        }
-    }
-}
+/// Which endorsement key (the client's type: one KDS URL model for both sides).
+pub use csc_azure::certs::KeyKind;
+/// The hardware id KDS uses: all of CHIP_ID, or its first 8 bytes on Turin.
+pub use csc_azure::certs::kds::hwid;
 
 /// Certificates the emulated KDS serves.
 #[derive(Debug, Clone, Default)]
@@ -35,24 +22,6 @@ pub struct KdsStore {
     vceks: HashMap<(Product, Vec<u8>, u64), Vec<u8>>,
     chains: HashMap<(Product, KeyKind), String>,
     crls: HashMap<(Product, KeyKind), Vec<u8>>,
-}
-
-/// The hardware id KDS uses: all of CHIP_ID, or its first 8 bytes on Turin.
-pub fn hwid(product: Product, chip_id: &[u8]) -> Vec<u8> {
-    match product {
-        Product::Turin => chip_id.get(..8).unwrap_or(chip_id).to_vec(),
-        _ => chip_id.to_vec(),
-    }
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-        .collect()
 }
 
 impl KdsStore {
@@ -79,7 +48,7 @@ impl KdsStore {
             .map_err(|e| EmulateError::Config(format!("report: {e}")))?;
         let product = r.product().unwrap_or(product);
         let id = hwid(product, r.chip_id());
-        self.insert_vcek(product, &id, r.reported_tcb().raw(), vcek_der);
+        self.insert_vcek(product, id, r.reported_tcb().raw(), vcek_der);
         Ok(())
     }
 
@@ -131,10 +100,10 @@ impl KdsStore {
                 let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
                     continue;
                 };
-                let Some((id, tcb)) = stem.rsplit_once('-') else {
+                if !stem.contains('-') {
                     continue;
-                };
-                let (Some(id), Ok(tcb)) = (unhex(id), u64::from_str_radix(tcb, 16)) else {
+                }
+                let Some((id, tcb)) = parse_vcek_file_stem(stem) else {
                     return Err(EmulateError::Config(format!(
                         "{}: name is not <hwid hex>-<tcb hex>",
                         p.display()
@@ -160,54 +129,36 @@ impl KdsStore {
     }
 
     /// KDS routes: `/{vcek|vlek}/v1/{product}/{hwid|cert_chain|crl}`, and AzCache's
-    /// `/{tee}/certificates/{chip}/{tcb hex}`.
+    /// `/{tee}/certificates/{chip}/{tcb hex}`, read by the client's own URL model.
     pub fn handle(&self, req: &Req) -> Reply {
-        let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-        match segs.as_slice() {
-            [kind, "v1", product, what] => {
-                let (Some(kind), Some(product)) =
-                    (KeyKind::from_path(kind), Product::from_name(product))
-                else {
-                    return not_found("unknown product or key type");
-                };
-                match *what {
-                    "cert_chain" => match self.chains.get(&(product, kind)) {
-                        Some(pem) => Reply::bytes("application/x-pem-file", pem.clone()),
-                        None => not_found("no cert_chain for this product"),
-                    },
-                    "crl" => match self.crls.get(&(product, kind)) {
-                        Some(der) => Reply::bytes("application/pkix-crl", der.clone()),
-                        None => not_found("no CRL for this product"),
-                    },
-                    id if kind == KeyKind::Vcek => self.vcek(product, id, &req.query),
-                    _ => not_found("VLEKs are not served per chip"),
+        match parse_request(&req.path, &req.query) {
+            Ok(KdsRequest::CertChain { kind, product }) => {
+                match self.chains.get(&(product, kind)) {
+                    Some(pem) => Reply::bytes("application/x-pem-file", pem.clone()),
+                    None => not_found("no cert_chain for this product"),
                 }
             }
-            [_tee, "certificates", chip, tcb] => self.azcache(chip, tcb),
-            _ => not_found("unknown KDS path"),
+            Ok(KdsRequest::Crl { kind, product }) => match self.crls.get(&(product, kind)) {
+                Some(der) => Reply::bytes("application/pkix-crl", der.clone()),
+                None => not_found("no CRL for this product"),
+            },
+            Ok(KdsRequest::Vcek { product, hwid, tcb }) => {
+                match self.vceks.get(&(product, hwid, tcb.raw())) {
+                    Some(der) => Reply::bytes("application/pkix-cert", der.clone()),
+                    None => not_found("no VCEK for this chip and TCB"),
+                }
+            }
+            Ok(KdsRequest::AzCache { chip_id, tcb }) => self.azcache(&chip_id, tcb),
+            Err(
+                e @ (KdsPathError::HardwareId { .. } | KdsPathError::Spl | KdsPathError::AzCache),
+            ) => bad_request(&e.to_string()),
+            Err(e) => not_found(&e.to_string()),
         }
     }
 
-    fn vcek(&self, product: Product, id: &str, query: &str) -> Reply {
-        let want_len = if product == Product::Turin { 8 } else { 64 };
-        let Some(id) = unhex(id).filter(|i| i.len() == want_len) else {
-            return bad_request(&format!("hwid must be {want_len} bytes of hex"));
-        };
-        let Some(tcb) = tcb_from_query(product, query) else {
-            return bad_request("bad or missing SPL parameters");
-        };
-        match self.vceks.get(&(product, id, tcb.raw())) {
-            Some(der) => Reply::bytes("application/pkix-cert", der.clone()),
-            None => not_found("no VCEK for this chip and TCB"),
-        }
-    }
-
-    fn azcache(&self, chip: &str, tcb: &str) -> Reply {
-        let (Some(chip), Ok(tcb)) = (unhex(chip), u64::from_str_radix(tcb, 16)) else {
-            return bad_request("bad chip id or TCB");
-        };
+    fn azcache(&self, chip: &[u8], tcb: u64) -> Reply {
         for ((product, id, t), der) in &self.vceks {
-            if *t == tcb && hwid(*product, &chip) == *id {
+            if *t == tcb && hwid(*product, chip) == id.as_slice() {
                 let chain = self
                     .chains
                     .get(&(*product, KeyKind::Vcek))
@@ -219,26 +170,6 @@ impl KdsStore {
         }
         not_found("no certificate for this chip and TCB")
     }
-}
-
-fn tcb_from_query(product: Product, query: &str) -> Option<TcbVersion> {
-    let mut p = TcbParts::default();
-    let mut n = 0;
-    for pair in query.split('&') {
-        let (k, v) = pair.split_once('=')?;
-        let v: u8 = v.parse().ok()?;
-        match k {
-            "fmcSPL" if product == Product::Turin => p.fmc = Some(v),
-            "blSPL" => p.bootloader = v,
-            "teeSPL" => p.tee = v,
-            "snpSPL" => p.snp = v,
-            "ucodeSPL" => p.microcode = v,
-            _ => return None,
-        }
-        n += 1;
-    }
-    let needed = if product == Product::Turin { 5 } else { 4 };
-    (n == needed).then(|| TcbVersion::from_parts(p, product.tcb_layout()))
 }
 
 fn not_found(msg: &str) -> Reply {
@@ -290,14 +221,6 @@ pub fn pem_to_ders(pem: &[u8]) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tcb_query() {
-        let t = tcb_from_query(Product::Milan, "blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115").unwrap();
-        assert_eq!(t.raw(), 0x7308000000000003);
-        assert!(tcb_from_query(Product::Milan, "fmcSPL=1&blSPL=3&teeSPL=0&snpSPL=8").is_none());
-        assert!(tcb_from_query(Product::Turin, "blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=1").is_none());
-    }
 
     #[test]
     fn dir_layout_loads() {

@@ -5,6 +5,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use csc_core::hex::Hex;
 use csc_core::report::Report;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
@@ -164,10 +165,6 @@ fn b64_lenient(s: &str) -> Option<Vec<u8>> {
     })
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn bad(msg: impl std::fmt::Display) -> Reply {
     Reply::error(StatusCode::BAD_REQUEST, "InvalidParameter", msg)
 }
@@ -297,7 +294,7 @@ pub fn attest(state: &State, keys: &Signers, req: &Req, fault: Option<&Fault>) -
     claims.insert("iat".into(), iat.into());
     claims.insert("nbf".into(), iat.into());
     claims.insert("exp".into(), exp.into());
-    claims.insert("jti".into(), Value::String(hex(&random16())));
+    claims.insert("jti".into(), Value::String(Hex(&random16()).to_string()));
     if matches!(fault, Some(Fault::WrongClaims)) {
         claims.insert(
             "x-ms-sevsnpvm-reportdata".into(),
@@ -339,19 +336,22 @@ pub fn report_claims(r: &Report<'_>) -> Map<String, Value> {
     let mut put = |k: &str, v: Value| {
         m.insert(format!("x-ms-sevsnpvm-{k}"), v);
     };
-    put("authorkeydigest", hex(r.author_key_digest()).into());
+    put(
+        "authorkeydigest",
+        Hex(r.author_key_digest()).to_string().into(),
+    );
     put("bootloader-svn", tcb.bootloader.into());
-    put("familyId", hex(r.family_id()).into());
+    put("familyId", Hex(r.family_id()).to_string().into());
     put("guestsvn", r.guest_svn().into());
-    put("hostdata", hex(r.host_data()).into());
-    put("idkeydigest", hex(r.id_key_digest()).into());
-    put("imageId", hex(r.image_id()).into());
+    put("hostdata", Hex(r.host_data()).to_string().into());
+    put("idkeydigest", Hex(r.id_key_digest()).to_string().into());
+    put("imageId", Hex(r.image_id()).to_string().into());
     put("is-debuggable", policy.debug_allowed().into());
-    put("launchmeasurement", hex(r.measurement()).into());
+    put("launchmeasurement", Hex(r.measurement()).to_string().into());
     put("microcode-svn", tcb.microcode.into());
     put("migration-allowed", policy.migrate_ma_allowed().into());
-    put("reportdata", hex(r.report_data()).into());
-    put("reportid", hex(r.report_id()).into());
+    put("reportdata", Hex(r.report_data()).to_string().into());
+    put("reportid", Hex(r.report_id()).to_string().into());
     put("smt-allowed", policy.smt_allowed().into());
     put("snpfw-svn", tcb.snp.into());
     put("tee-svn", tcb.tee.into());

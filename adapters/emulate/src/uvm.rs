@@ -7,6 +7,7 @@
 //! signer); other algorithms are named in the refusal.
 
 use ciborium::Value;
+use csc_core::hex::Hex;
 use serde_json::json;
 
 /// Largest endorsement accepted (ACI's are about 15 KiB).
@@ -38,10 +39,6 @@ impl Endorsed {
 
 fn int(v: &Value) -> Option<i64> {
     v.as_integer().and_then(|i| i64::try_from(i).ok())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Checks `cose` against the pinned signer certificates and the report's `measurement`.
@@ -126,11 +123,11 @@ pub fn verify(
         guest_svn: text("x-ms-sevsnpvm-guestsvn")?,
         launch_measurement: text("x-ms-sevsnpvm-launchmeasurement")?.to_ascii_lowercase(),
     };
-    if endorsed.launch_measurement != hex(measurement) {
+    if endorsed.launch_measurement != Hex(measurement).to_string() {
         return Err(format!(
             "it endorses launch measurement {}, the report's is {}",
             endorsed.launch_measurement,
-            hex(measurement)
+            Hex(measurement)
         ));
     }
     Ok(endorsed)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::luks2::{HeaderError, ReadError, UnlockError};
+use crate::luks2::{FormatError, HeaderError, ReadError, UnlockError};
 use crate::source::SourceError;
 
 /// Anything that can stop opening, mounting or tearing down an encrypted image.
@@ -18,6 +18,9 @@ pub enum Error {
     /// The image could not be unlocked.
     #[error("unlocking the image: {0}")]
     Unlock(#[from] UnlockError),
+    /// A new LUKS2 header could not be written.
+    #[error("formatting a LUKS2 header: {0}")]
+    Format(#[from] FormatError),
     /// Cache configuration refused.
     #[error("cache configuration: {0}")]
     Cache(#[from] crate::cache::ConfigError),

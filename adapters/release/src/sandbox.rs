@@ -13,6 +13,7 @@ use csc_azure::certs::{CertSource, ThimCerts};
 use csc_azure::http::HttpConfig;
 use csc_azure::identity::Credential;
 use csc_core::Product;
+use csc_core::hex::Hex;
 use csc_core::jwk::{PRIVATE_JWK_CAPACITY, ReleasedKeyType};
 use csc_emulate::{CoreReportVerifier, Emulator, EmulatorConfig, Endpoints, KdsStore};
 use csc_simulate::{KeyCache, Platform, PlatformConfig, UvmSigner};
@@ -119,7 +120,7 @@ impl Sandbox {
         let mut kds = KdsStore::new();
         kds.insert_vcek(
             product,
-            &csc_emulate::kds::hwid(product, platform.chip_id()),
+            csc_emulate::kds::hwid(product, platform.chip_id()),
             platform.reported_tcb().raw(),
             chain.vcek.to_vec(),
         );
@@ -147,7 +148,7 @@ impl Sandbox {
         let emulator = csc_emulate::start(config)
             .await
             .map_err(|e| ReleaseError::Config(format!("emulators: {e}")))?;
-        let host_data_hex = hex(&Sha256::digest(options.security_policy.as_bytes()));
+        let host_data_hex = Hex(&Sha256::digest(options.security_policy.as_bytes())).to_string();
         Ok(Sandbox {
             emulator,
             options,
@@ -341,8 +342,4 @@ fn new_platform(options: &SandboxOptions, cache: &KeyCache) -> Result<Platform> 
 
 fn thim_json(t: &ThimCerts) -> String {
     serde_json::to_string(t).unwrap_or_default()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use csc_core::hex::Hex;
 use csc_core::report::Report;
 use csc_emulate::{Fault, FaultRule, Target};
 use csc_release::sandbox::{Sandbox, SandboxKey, SandboxOptions};
@@ -70,7 +71,7 @@ async fn raw_reports_bind_runtime_data_and_verify_locally() {
         &r.report_data()[..32],
         &csc_core::runtime::report_data_for(b"{\"hello\":1}")[..32]
     );
-    assert_eq!(hex(r.host_data()), sb.host_data_hex());
+    assert_eq!(Hex(r.host_data()).to_string(), sb.host_data_hex());
     let evidence = attester.evidence(b"x").await.unwrap();
     assert!(evidence.verified.pinned_root);
     assert!(evidence.chain_pem.contains("BEGIN CERTIFICATE"));
@@ -164,8 +165,4 @@ async fn a_report_that_does_not_verify_locally_is_never_sent() {
     let e = releaser.release(&request(&sb, "k")).await.unwrap_err();
     assert!(matches!(e, ReleaseError::Verification(_)), "{e}");
     assert_eq!(sb.emulator().requests(Target::Maa), before);
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

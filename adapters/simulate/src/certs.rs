@@ -12,6 +12,8 @@ use aws_lc_rs::signature::RSA_PSS_SHA384;
 use csc_core::Product;
 use csc_core::report::{TcbLayout, TcbParts, TcbVersion};
 
+use ::der::asn1::ObjectIdentifier;
+
 use crate::der;
 use crate::error::SimError;
 
@@ -20,70 +22,76 @@ pub const SIMULATED_OU: &str = "Simulated";
 
 /// Object identifiers used in the certificates.
 pub mod oid {
+    use der::asn1::ObjectIdentifier;
+
     /// rsaEncryption.
-    pub const RSA_ENCRYPTION: &[u64] = &[1, 2, 840, 113_549, 1, 1, 1];
+    pub const RSA_ENCRYPTION: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
     /// RSASSA-PSS.
-    pub const RSASSA_PSS: &[u64] = &[1, 2, 840, 113_549, 1, 1, 10];
+    pub const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
     /// MGF1.
-    pub const MGF1: &[u64] = &[1, 2, 840, 113_549, 1, 1, 8];
+    pub const MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
     /// SHA-384.
-    pub const SHA384: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 2];
+    pub const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
     /// id-ecPublicKey.
-    pub const EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10_045, 2, 1];
+    pub const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
     /// secp384r1.
-    pub const SECP384R1: &[u64] = &[1, 3, 132, 0, 34];
+    pub const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
     /// Name attributes.
-    pub const OU: &[u64] = &[2, 5, 4, 11];
+    pub const OU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.11");
     /// countryName.
-    pub const C: &[u64] = &[2, 5, 4, 6];
+    pub const C: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
     /// localityName.
-    pub const L: &[u64] = &[2, 5, 4, 7];
+    pub const L: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.7");
     /// stateOrProvinceName.
-    pub const ST: &[u64] = &[2, 5, 4, 8];
+    pub const ST: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.8");
     /// organizationName.
-    pub const O: &[u64] = &[2, 5, 4, 10];
+    pub const O: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
     /// commonName.
-    pub const CN: &[u64] = &[2, 5, 4, 3];
+    pub const CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
     /// Subject key identifier.
-    pub const SKI: &[u64] = &[2, 5, 29, 14];
+    pub const SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
     /// Key usage.
-    pub const KEY_USAGE: &[u64] = &[2, 5, 29, 15];
+    pub const KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
     /// Basic constraints.
-    pub const BASIC_CONSTRAINTS: &[u64] = &[2, 5, 29, 19];
+    pub const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
     /// CRL distribution points.
-    pub const CRL_DP: &[u64] = &[2, 5, 29, 31];
+    pub const CRL_DP: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
     /// Authority key identifier.
-    pub const AKI: &[u64] = &[2, 5, 29, 35];
+    pub const AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
     /// AMD's arc for VCEK extensions: 1.3.6.1.4.1.3704.1.
-    pub const AMD_VCEK: &[u64] = &[1, 3, 6, 1, 4, 1, 3704, 1];
+    pub const AMD_VCEK: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1");
 }
 
-/// AMD VCEK extension sub-arcs under [`oid::AMD_VCEK`].
+/// AMD VCEK extensions, under [`oid::AMD_VCEK`].
 pub mod amd_ext {
+    use der::asn1::ObjectIdentifier;
+
     /// structVersion.
-    pub const STRUCT_VERSION: &[u64] = &[1];
+    pub const STRUCT_VERSION: ObjectIdentifier =
+        ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.1");
     /// productName.
-    pub const PRODUCT_NAME: &[u64] = &[2];
+    pub const PRODUCT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.2");
     /// blSPL.
-    pub const BL_SPL: &[u64] = &[3, 1];
+    pub const BL_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
     /// teeSPL.
-    pub const TEE_SPL: &[u64] = &[3, 2];
+    pub const TEE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.2");
     /// snpSPL.
-    pub const SNP_SPL: &[u64] = &[3, 3];
+    pub const SNP_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.3");
     /// Reserved SPLs 4..7 (always 0; Milan and Genoa certificates carry 4..7, Turin 5..7).
-    pub const SPL_4: &[u64] = &[3, 4];
+    pub const SPL_4: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.4");
     /// spl_5.
-    pub const SPL_5: &[u64] = &[3, 5];
+    pub const SPL_5: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.5");
     /// spl_6.
-    pub const SPL_6: &[u64] = &[3, 6];
+    pub const SPL_6: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.6");
     /// spl_7.
-    pub const SPL_7: &[u64] = &[3, 7];
+    pub const SPL_7: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.7");
     /// ucodeSPL.
-    pub const UCODE_SPL: &[u64] = &[3, 8];
+    pub const UCODE_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.8");
     /// fmcSPL (Turin).
-    pub const FMC_SPL: &[u64] = &[3, 9];
+    pub const FMC_SPL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.9");
     /// hwID.
-    pub const HW_ID: &[u64] = &[4];
+    pub const HW_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.4");
 }
 
 /// Serial numbers in AMD's scheme: the product number in the third byte.
@@ -106,16 +114,18 @@ pub fn product_name(product: Product) -> &'static str {
 }
 
 /// A distinguished name of AMD's shape: OU, C, L, ST, O, CN, one attribute per RDN.
-pub fn name(cn: &str) -> Vec<u8> {
-    let rdn = |oid: &[u64], value: Vec<u8>| der::set(&[&der::seq(&[&der::oid(oid), &value])]);
-    der::seq(&[
-        &rdn(oid::OU, der::utf8(SIMULATED_OU)),
-        &rdn(oid::C, der::printable("US")),
-        &rdn(oid::L, der::utf8("Santa Clara")),
-        &rdn(oid::ST, der::utf8("CA")),
-        &rdn(oid::O, der::utf8("Advanced Micro Devices")),
-        &rdn(oid::CN, der::utf8(cn)),
-    ])
+pub fn name(cn: &str) -> Result<Vec<u8>, SimError> {
+    let rdn = |oid: &ObjectIdentifier, value: Vec<u8>| -> der::Result<Vec<u8>> {
+        der::set(&[&der::seq(&[&der::oid(oid)?, &value])?])
+    };
+    Ok(der::seq(&[
+        &rdn(&oid::OU, der::utf8(SIMULATED_OU)?)?,
+        &rdn(&oid::C, der::printable("US")?)?,
+        &rdn(&oid::L, der::utf8("Santa Clara")?)?,
+        &rdn(&oid::ST, der::utf8("CA")?)?,
+        &rdn(&oid::O, der::utf8("Advanced Micro Devices")?)?,
+        &rdn(&oid::CN, der::utf8(cn)?)?,
+    ])?)
 }
 
 /// Subject CN of the ARK, ASK and VCEK for a product.
@@ -131,31 +141,30 @@ pub const VCEK_CN: &str = "SEV-VCEK";
 
 /// RSASSA-PSS with SHA-384, MGF1-SHA-384, salt 48; ARK and ASK also spell out the default
 /// trailer field 1 (as AMD's do), VCEKs from today's KDS leave it out.
-pub fn pss_sha384(with_trailer: bool) -> Vec<u8> {
-    let sha384 = der::seq(&[&der::oid(oid::SHA384), &der::null()]);
-    let mgf1 = der::seq(&[&der::oid(oid::MGF1), &sha384]);
+pub fn pss_sha384(with_trailer: bool) -> Result<Vec<u8>, SimError> {
+    let sha384 = der::seq(&[&der::oid(&oid::SHA384)?, &der::null()?])?;
+    let mgf1 = der::seq(&[&der::oid(&oid::MGF1)?, &sha384])?;
     let mut params = vec![
-        der::explicit(0, &sha384),
-        der::explicit(1, &mgf1),
-        der::explicit(2, &der::uint_u64(48)),
+        der::explicit(0, &sha384)?,
+        der::explicit(1, &mgf1)?,
+        der::explicit(2, &der::uint_u64(48)?)?,
     ];
     if with_trailer {
-        params.push(der::explicit(3, &der::uint_u64(1)));
+        params.push(der::explicit(3, &der::uint_u64(1)?)?);
     }
     let params: Vec<&[u8]> = params.iter().map(Vec::as_slice).collect();
-    der::seq(&[&der::oid(oid::RSASSA_PSS), &der::seq(&params)])
+    Ok(der::seq(&[
+        &der::oid(&oid::RSASSA_PSS)?,
+        &der::seq(&params)?,
+    ])?)
 }
 
-fn extension(oid: &[u64], critical: bool, value: &[u8]) -> Vec<u8> {
+fn extension(oid: &ObjectIdentifier, critical: bool, value: &[u8]) -> der::Result<Vec<u8>> {
     if critical {
-        der::seq(&[&der::oid(oid), &der::bool_true(), &der::octets(value)])
+        der::seq(&[&der::oid(oid)?, &der::bool_true()?, &der::octets(value)?])
     } else {
-        der::seq(&[&der::oid(oid), &der::octets(value)])
+        der::seq(&[&der::oid(oid)?, &der::octets(value)?])
     }
-}
-
-fn amd_oid(sub: &[u64]) -> Vec<u64> {
-    [oid::AMD_VCEK, sub].concat()
 }
 
 /// The last second UTCTime can express; AMD's certificates all use UTCTime, so validity stops
@@ -164,9 +173,9 @@ const UTC_TIME_END: u64 = 2_524_607_999;
 
 /// The validity of a certificate: `not_before` and `years` later (AMD's roots are valid 25
 /// years, VCEKs 7), at most until the end of 2049.
-fn validity(not_before: u64, years: u64) -> Vec<u8> {
+fn validity(not_before: u64, years: u64) -> der::Result<Vec<u8>> {
     let not_after = (not_before + years * 365 * 86_400 + (years / 4) * 86_400).min(UTC_TIME_END);
-    der::seq(&[&der::time(not_before), &der::time(not_after)])
+    der::seq(&[&der::time(not_before)?, &der::time(not_after)?])
 }
 
 /// SubjectPublicKeyInfo of an RSA public key (PKCS#1 RSAPublicKey inside).
@@ -181,11 +190,11 @@ pub fn rsa_spki(key: &RsaKeyPair) -> Result<Vec<u8>, SimError> {
 }
 
 /// SubjectPublicKeyInfo of a P-384 public key given as an uncompressed SEC1 point.
-pub fn ec_spki(point: &[u8]) -> Vec<u8> {
-    der::seq(&[
-        &der::seq(&[&der::oid(oid::EC_PUBLIC_KEY), &der::oid(oid::SECP384R1)]),
-        &der::bits(point),
-    ])
+pub fn ec_spki(point: &[u8]) -> Result<Vec<u8>, SimError> {
+    Ok(der::seq(&[
+        &der::seq(&[&der::oid(&oid::EC_PUBLIC_KEY)?, &der::oid(&oid::SECP384R1)?])?,
+        &der::bits(point)?,
+    ])?)
 }
 
 /// The subject key identifier of a public key: SHA-1 of the subjectPublicKey bits (RFC 5280
@@ -209,34 +218,34 @@ fn sign_cert(tbs: Vec<u8>, alg: &[u8], signer: &RsaKeyPair) -> Result<Vec<u8>, S
     signer
         .sign(&RSA_PSS_SHA384, &SystemRandom::new(), &tbs, &mut sig)
         .map_err(|_| SimError::Crypto("RSA-PSS signing a certificate"))?;
-    Ok(der::seq(&[&tbs, alg, &der::bits(&sig)]))
+    Ok(der::seq(&[&tbs, alg, &der::bits(&sig)?])?)
 }
 
 /// The self-signed ARK for `product`.
 pub fn mint_ark(product: Product, ark: &RsaKeyPair, now: u64) -> Result<Vec<u8>, SimError> {
     let spki = rsa_spki(ark)?;
-    let alg = pss_sha384(true);
-    let subject = name(&ark_cn(product));
+    let alg = pss_sha384(true)?;
+    let subject = name(&ark_cn(product))?;
     let exts = der::seq(&[
-        &extension(oid::KEY_USAGE, true, &[0x03, 0x02, 0x01, 0x06]),
-        &extension(oid::SKI, false, &der::octets(&key_id(&spki)?)),
+        &extension(&oid::KEY_USAGE, true, &[0x03, 0x02, 0x01, 0x06])?,
+        &extension(&oid::SKI, false, &der::octets(&key_id(&spki)?)?)?,
         &extension(
-            oid::BASIC_CONSTRAINTS,
+            &oid::BASIC_CONSTRAINTS,
             true,
-            &der::seq(&[&der::bool_true()]),
-        ),
-        &extension(oid::CRL_DP, false, &crl_dp(product)),
-    ]);
+            &der::seq(&[&der::bool_true()?])?,
+        )?,
+        &extension(&oid::CRL_DP, false, &crl_dp(product)?)?,
+    ])?;
     let tbs = der::seq(&[
-        &der::explicit(0, &der::uint_u64(2)),
-        &der::uint_u64(serial(product, 0)),
+        &der::explicit(0, &der::uint_u64(2)?)?,
+        &der::uint_u64(serial(product, 0))?,
         &alg,
         &subject,
-        &validity(now, 25),
+        &validity(now, 25)?,
         &subject,
         &spki,
-        &der::explicit(3, &exts),
-    ]);
+        &der::explicit(3, &exts)?,
+    ])?;
     sign_cert(tbs, &alg, ark)
 }
 
@@ -249,29 +258,30 @@ pub fn mint_ask(
 ) -> Result<Vec<u8>, SimError> {
     let spki = rsa_spki(ask)?;
     let ark_id = key_id(&rsa_spki(ark)?)?;
-    let alg = pss_sha384(true);
-    let aki = der::seq(&[&der::tlv(0x80, &ark_id)]);
-    let bc = der::seq(&[&der::bool_true(), &der::uint_u64(0)]);
+    let alg = pss_sha384(true)?;
+    // AuthorityKeyIdentifier { keyIdentifier [0] IMPLICIT OCTET STRING }
+    let aki = der::seq(&[&der::implicit(0, &ark_id)?])?;
+    let bc = der::seq(&[&der::bool_true()?, &der::uint_u64(0)?])?;
     let exts = der::seq(&[
-        &extension(oid::SKI, false, &der::octets(&key_id(&spki)?)),
-        &extension(oid::AKI, false, &aki),
-        &extension(oid::BASIC_CONSTRAINTS, true, &bc),
-        &extension(oid::KEY_USAGE, true, &[0x03, 0x02, 0x01, 0x04]),
-        &extension(oid::CRL_DP, false, &crl_dp(product)),
-    ]);
+        &extension(&oid::SKI, false, &der::octets(&key_id(&spki)?)?)?,
+        &extension(&oid::AKI, false, &aki)?,
+        &extension(&oid::BASIC_CONSTRAINTS, true, &bc)?,
+        &extension(&oid::KEY_USAGE, true, &[0x03, 0x02, 0x01, 0x04])?,
+        &extension(&oid::CRL_DP, false, &crl_dp(product)?)?,
+    ])?;
     let tbs = der::seq(&[
-        &der::explicit(0, &der::uint_u64(2)),
+        &der::explicit(0, &der::uint_u64(2)?)?,
         &der::uint_u64(serial(
             product,
             if product == Product::Genoa { 2 } else { 1 },
-        )),
+        ))?,
         &alg,
-        &name(&ark_cn(product)),
-        &validity(now, 25),
-        &name(&ask_cn(product)),
+        &name(&ark_cn(product))?,
+        &validity(now, 25)?,
+        &name(&ask_cn(product))?,
         &spki,
-        &der::explicit(3, &exts),
-    ]);
+        &der::explicit(3, &exts)?,
+    ])?;
     sign_cert(tbs, &alg, ark)
 }
 
@@ -287,66 +297,68 @@ pub fn mint_vcek(
     ask: &RsaKeyPair,
     now: u64,
 ) -> Result<Vec<u8>, SimError> {
-    let alg = pss_sha384(false);
-    let int_ext = |sub: &[u64], v: u8| extension(&amd_oid(sub), false, &der::uint_u64(v.into()));
+    let alg = pss_sha384(false)?;
+    let int_ext = |ext: &ObjectIdentifier, v: u8| -> der::Result<Vec<u8>> {
+        extension(ext, false, &der::uint_u64(v.into())?)
+    };
     let mut exts = Vec::new();
     let turin = product.tcb_layout() == TcbLayout::Zen5;
-    exts.push(int_ext(amd_ext::STRUCT_VERSION, u8::from(turin)));
+    exts.push(int_ext(&amd_ext::STRUCT_VERSION, u8::from(turin))?);
     exts.push(extension(
-        &amd_oid(amd_ext::PRODUCT_NAME),
+        &amd_ext::PRODUCT_NAME,
         false,
-        &der::ia5(product_name(product)),
-    ));
+        &der::ia5(product_name(product))?,
+    )?);
     if turin {
         // Turin's order: fmc, bl, tee, snp, spl 5..7, ucode.
-        exts.push(int_ext(amd_ext::FMC_SPL, tcb.fmc.unwrap_or(0)));
-        exts.push(int_ext(amd_ext::BL_SPL, tcb.bootloader));
-        exts.push(int_ext(amd_ext::TEE_SPL, tcb.tee));
-        exts.push(int_ext(amd_ext::SNP_SPL, tcb.snp));
-        for spl in [amd_ext::SPL_5, amd_ext::SPL_6, amd_ext::SPL_7] {
-            exts.push(int_ext(spl, 0));
+        exts.push(int_ext(&amd_ext::FMC_SPL, tcb.fmc.unwrap_or(0))?);
+        exts.push(int_ext(&amd_ext::BL_SPL, tcb.bootloader)?);
+        exts.push(int_ext(&amd_ext::TEE_SPL, tcb.tee)?);
+        exts.push(int_ext(&amd_ext::SNP_SPL, tcb.snp)?);
+        for spl in [&amd_ext::SPL_5, &amd_ext::SPL_6, &amd_ext::SPL_7] {
+            exts.push(int_ext(spl, 0)?);
         }
     } else {
         // Milan and Genoa: bl, tee, spl 4..7, snp, ucode.
-        exts.push(int_ext(amd_ext::BL_SPL, tcb.bootloader));
-        exts.push(int_ext(amd_ext::TEE_SPL, tcb.tee));
+        exts.push(int_ext(&amd_ext::BL_SPL, tcb.bootloader)?);
+        exts.push(int_ext(&amd_ext::TEE_SPL, tcb.tee)?);
         for spl in [
-            amd_ext::SPL_4,
-            amd_ext::SPL_5,
-            amd_ext::SPL_6,
-            amd_ext::SPL_7,
+            &amd_ext::SPL_4,
+            &amd_ext::SPL_5,
+            &amd_ext::SPL_6,
+            &amd_ext::SPL_7,
         ] {
-            exts.push(int_ext(spl, 0));
+            exts.push(int_ext(spl, 0)?);
         }
-        exts.push(int_ext(amd_ext::SNP_SPL, tcb.snp));
+        exts.push(int_ext(&amd_ext::SNP_SPL, tcb.snp)?);
     }
-    exts.push(int_ext(amd_ext::UCODE_SPL, tcb.microcode));
-    exts.push(extension(&amd_oid(amd_ext::HW_ID), false, hw_id));
+    exts.push(int_ext(&amd_ext::UCODE_SPL, tcb.microcode)?);
+    exts.push(extension(&amd_ext::HW_ID, false, hw_id)?);
     let exts: Vec<&[u8]> = exts.iter().map(Vec::as_slice).collect();
     let tbs = der::seq(&[
-        &der::explicit(0, &der::uint_u64(2)),
-        &der::uint_u64(0),
+        &der::explicit(0, &der::uint_u64(2)?)?,
+        &der::uint_u64(0)?,
         &alg,
-        &name(&ask_cn(product)),
-        &validity(now, 7),
-        &name(VCEK_CN),
-        &ec_spki(point),
-        &der::explicit(3, &der::seq(&exts)),
-    ]);
+        &name(&ask_cn(product))?,
+        &validity(now, 7)?,
+        &name(VCEK_CN)?,
+        &ec_spki(point)?,
+        &der::explicit(3, &der::seq(&exts)?)?,
+    ])?;
     sign_cert(tbs, &alg, ask)
 }
 
-fn crl_dp(product: Product) -> Vec<u8> {
+fn crl_dp(product: Product) -> der::Result<Vec<u8>> {
     let uri = format!(
         "https://kds.simulated.invalid/vcek/v1/{}/crl",
         product.name()
     );
     // CRLDistributionPoints ::= SEQUENCE OF DistributionPoint { [0] fullName [0] GeneralNames
     // { uniformResourceIdentifier [6] } }
-    let general_name = der::tlv(0x86, uri.as_bytes());
-    let full_name = der::explicit(0, &general_name);
-    let dp_name = der::explicit(0, &full_name);
-    der::seq(&[&der::seq(&[&dp_name])])
+    let general_name = der::implicit(6, uri.as_bytes())?;
+    let full_name = der::explicit(0, &general_name)?;
+    let dp_name = der::explicit(0, &full_name)?;
+    der::seq(&[&der::seq(&[&dp_name])?])
 }
 
 /// The TCB_VERSION of `tcb` in `product`'s layout.

@@ -1,187 +1,155 @@
-//! A minimal DER writer: just the types AMD's certificate profile uses.
+//! DER for the simulated certificates, written by the `der` crate's encoder.
 //!
-//! Every function returns one complete TLV. Lengths are written in the shortest form, INTEGERs
-//! minimally, so the output is DER (not merely BER) and parses with the core's strict reader.
+//! Every function returns one complete TLV, so that certificates are assembled from their
+//! encoded parts the way they read in RFC 5280; `der` chooses the length forms and the minimal
+//! INTEGER encodings, and its `DateTime` does the calendar arithmetic of validity times. The
+//! output parses with the core's strict reader (see the tests of this crate).
 
-pub use csc_core::der::tag;
+use std::time::Duration;
 
-/// One TLV with `tag` around `content`.
-pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 6);
-    out.push(tag);
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let significant = &bytes[skip..];
-        out.push(0x80 | significant.len() as u8);
-        out.extend_from_slice(significant);
-    }
+use der::asn1::{
+    BitStringRef, GeneralizedTime, Ia5StringRef, Null, ObjectIdentifier, OctetStringRef,
+    PrintableStringRef, UtcTime, Utf8StringRef,
+};
+use der::{DateTime, Encode, Header, Length, Tag, TagNumber};
+
+/// A DER encoding failure (a value the type cannot hold, a length beyond DER's).
+pub type Result<T> = std::result::Result<T, der::Error>;
+
+/// One TLV with `tag` around already-encoded `content`.
+pub fn tlv(tag: Tag, content: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Header::new(tag, Length::try_from(content.len())?).to_der()?;
     out.extend_from_slice(content);
-    out
+    Ok(out)
 }
 
 /// A SEQUENCE of already-encoded parts.
-pub fn seq(parts: &[&[u8]]) -> Vec<u8> {
-    tlv(tag::SEQUENCE, &parts.concat())
+pub fn seq(parts: &[&[u8]]) -> Result<Vec<u8>> {
+    tlv(Tag::Sequence, &parts.concat())
 }
 
 /// A SET of already-encoded parts (one part in every use here, so no sorting is needed).
-pub fn set(parts: &[&[u8]]) -> Vec<u8> {
-    tlv(tag::SET, &parts.concat())
+pub fn set(parts: &[&[u8]]) -> Result<Vec<u8>> {
+    tlv(Tag::Set, &parts.concat())
 }
 
-/// An explicitly tagged, constructed context-specific field `[n]`.
-pub fn explicit(n: u8, inner: &[u8]) -> Vec<u8> {
-    tlv(0xA0 | n, inner)
+/// An implicitly tagged, primitive context-specific field `[n]` holding `content`.
+pub fn implicit(n: u32, content: &[u8]) -> Result<Vec<u8>> {
+    tlv(
+        Tag::ContextSpecific {
+            constructed: false,
+            number: TagNumber(n),
+        },
+        content,
+    )
 }
 
-/// An OBJECT IDENTIFIER from its arcs (the first two must be 0..=2 and < 40).
-pub fn oid(arcs: &[u64]) -> Vec<u8> {
-    let mut body = Vec::new();
-    let (first, rest) = match arcs {
-        [a, b, rest @ ..] => (a * 40 + b, rest),
-        [a] => (a * 40, &[][..]),
-        [] => (0, &[][..]),
-    };
-    for arc in std::iter::once(first).chain(rest.iter().copied()) {
-        let mut groups = Vec::new();
-        let mut v = arc;
-        groups.push((v & 0x7F) as u8);
-        v >>= 7;
-        while v > 0 {
-            groups.push(0x80 | (v & 0x7F) as u8);
-            v >>= 7;
-        }
-        body.extend(groups.iter().rev());
-    }
-    tlv(tag::OID, &body)
+/// An explicitly tagged, constructed context-specific field `[n]` around an encoded `inner`.
+pub fn explicit(n: u32, inner: &[u8]) -> Result<Vec<u8>> {
+    tlv(
+        Tag::ContextSpecific {
+            constructed: true,
+            number: TagNumber(n),
+        },
+        inner,
+    )
 }
 
-/// A non-negative INTEGER from big-endian magnitude bytes, minimally encoded.
-pub fn uint(be: &[u8]) -> Vec<u8> {
-    let skip = be.iter().take_while(|b| **b == 0).count();
-    let mag = &be[skip..];
-    let mut body = Vec::with_capacity(mag.len() + 1);
-    if mag.first().is_none_or(|b| b & 0x80 != 0) {
-        body.push(0);
-    }
-    body.extend_from_slice(mag);
-    tlv(tag::INTEGER, &body)
+/// An OBJECT IDENTIFIER.
+pub fn oid(oid: &ObjectIdentifier) -> Result<Vec<u8>> {
+    oid.to_der()
 }
 
-/// A non-negative INTEGER.
-pub fn uint_u64(v: u64) -> Vec<u8> {
-    uint(&v.to_be_bytes())
+/// A non-negative INTEGER, minimally encoded.
+pub fn uint_u64(v: u64) -> Result<Vec<u8>> {
+    v.to_der()
 }
 
-/// BOOLEAN TRUE (DER encodes it as 0xFF).
-pub fn bool_true() -> Vec<u8> {
-    tlv(tag::BOOLEAN, &[0xFF])
+/// BOOLEAN TRUE.
+pub fn bool_true() -> Result<Vec<u8>> {
+    true.to_der()
 }
 
 /// NULL.
-pub fn null() -> Vec<u8> {
-    tlv(tag::NULL, &[])
+pub fn null() -> Result<Vec<u8>> {
+    Null.to_der()
 }
 
 /// OCTET STRING.
-pub fn octets(b: &[u8]) -> Vec<u8> {
-    tlv(tag::OCTET_STRING, b)
+pub fn octets(b: &[u8]) -> Result<Vec<u8>> {
+    OctetStringRef::new(b)?.to_der()
 }
 
 /// BIT STRING with no unused bits.
-pub fn bits(b: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(b.len() + 1);
-    body.push(0);
-    body.extend_from_slice(b);
-    tlv(tag::BIT_STRING, &body)
+pub fn bits(b: &[u8]) -> Result<Vec<u8>> {
+    BitStringRef::from_bytes(b)?.to_der()
 }
 
 /// UTF8String.
-pub fn utf8(s: &str) -> Vec<u8> {
-    tlv(tag::UTF8_STRING, s.as_bytes())
+pub fn utf8(s: &str) -> Result<Vec<u8>> {
+    Utf8StringRef::new(s)?.to_der()
 }
 
-/// PrintableString (the caller passes only printable characters).
-pub fn printable(s: &str) -> Vec<u8> {
-    tlv(tag::PRINTABLE_STRING, s.as_bytes())
+/// PrintableString (anything outside its character set is an error).
+pub fn printable(s: &str) -> Result<Vec<u8>> {
+    PrintableStringRef::new(s)?.to_der()
 }
 
 /// IA5String (ASCII).
-pub fn ia5(s: &str) -> Vec<u8> {
-    tlv(tag::IA5_STRING, s.as_bytes())
+pub fn ia5(s: &str) -> Result<Vec<u8>> {
+    Ia5StringRef::new(s)?.to_der()
 }
 
 /// A certificate validity time: UTCTime for 1950..=2049 as RFC 5280 requires, GeneralizedTime
 /// after. `unix` is seconds since 1970-01-01T00:00:00Z.
-pub fn time(unix: u64) -> Vec<u8> {
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if y < 2050 {
-        let text = format!("{:02}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z", y % 100);
-        tlv(tag::UTC_TIME, text.as_bytes())
+pub fn time(unix: u64) -> Result<Vec<u8>> {
+    let at = DateTime::from_unix_duration(Duration::from_secs(unix))?;
+    if at.year() <= UtcTime::MAX_YEAR {
+        UtcTime::from_date_time(at)?.to_der()
     } else {
-        let text = format!("{y:04}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z");
-        tlv(tag::GENERALIZED_TIME, text.as_bytes())
+        GeneralizedTime::from_date_time(at).to_der()
     }
-}
-
-/// Seconds since the epoch of 00:00:00 UTC on a calendar date.
-pub fn unix_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    // Howard Hinnant's days_from_civil, for dates on or after 1970-03-01.
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) * 86_400
-}
-
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn unix(y: u16, m: u8, d: u8, hh: u8, mm: u8, ss: u8) -> u64 {
+        DateTime::new(y, m, d, hh, mm, ss)
+            .unwrap()
+            .unix_duration()
+            .as_secs()
+    }
+
     #[test]
     fn lengths_and_integers_are_minimal() {
-        assert_eq!(tlv(0x04, &[1, 2]), [0x04, 2, 1, 2]);
-        let long = tlv(0x04, &[0; 200]);
+        assert_eq!(tlv(Tag::OctetString, &[1, 2]).unwrap(), [0x04, 2, 1, 2]);
+        let long = tlv(Tag::OctetString, &[0; 200]).unwrap();
         assert_eq!(&long[..3], &[0x04, 0x81, 200]);
-        let longer = tlv(0x04, &[0; 1000]);
+        let longer = tlv(Tag::OctetString, &[0; 1000]).unwrap();
         assert_eq!(&longer[..4], &[0x04, 0x82, 0x03, 0xE8]);
-        assert_eq!(uint_u64(0), [0x02, 1, 0]);
-        assert_eq!(uint_u64(0x73), [0x02, 1, 0x73]);
-        assert_eq!(uint_u64(0xDB), [0x02, 2, 0, 0xDB]);
-        assert_eq!(uint_u64(0x10000), [0x02, 3, 1, 0, 0]);
-        assert_eq!(uint(&[0, 0, 0x80]), [0x02, 2, 0, 0x80]);
+        assert_eq!(uint_u64(0).unwrap(), [0x02, 1, 0]);
+        assert_eq!(uint_u64(0x73).unwrap(), [0x02, 1, 0x73]);
+        assert_eq!(uint_u64(0xDB).unwrap(), [0x02, 2, 0, 0xDB]);
+        assert_eq!(uint_u64(0x10000).unwrap(), [0x02, 3, 1, 0, 0]);
+        assert_eq!(bool_true().unwrap(), [0x01, 1, 0xFF]);
+        assert_eq!(implicit(0, &[7]).unwrap(), [0x80, 1, 7]);
+        assert_eq!(explicit(3, &[5, 0]).unwrap(), [0xA3, 2, 5, 0]);
+        assert!(printable("no_underscores").is_err());
     }
 
     #[test]
     fn oids_match_known_encodings() {
         // AMD structVersion and sha384, as in AMD's own certificates.
+        let amd = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.3704.1.3.1");
         assert_eq!(
-            oid(&[1, 3, 6, 1, 4, 1, 3704, 1, 3, 1]),
+            oid(&amd).unwrap(),
             [0x06, 10, 0x2B, 6, 1, 4, 1, 0x9C, 0x78, 1, 3, 1]
         );
+        let sha384 = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
         assert_eq!(
-            oid(&[2, 16, 840, 1, 101, 3, 4, 2, 2]),
+            oid(&sha384).unwrap(),
             [
                 0x06, 9, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02
             ]
@@ -190,14 +158,22 @@ mod tests {
 
     #[test]
     fn times_use_utc_until_2049() {
-        let t = unix_from_civil(2020, 10, 22) + 17 * 3600 + 23 * 60 + 5;
-        assert_eq!(time(t), tlv(tag::UTC_TIME, b"201022172305Z"));
-        let t = unix_from_civil(2051, 1, 2);
-        assert_eq!(time(t), tlv(tag::GENERALIZED_TIME, b"20510102000000Z"));
-        assert_eq!(unix_from_civil(1970, 3, 1), 59 * 86_400);
         assert_eq!(
-            civil_from_days(unix_from_civil(2024, 2, 29) / 86_400),
-            (2024, 2, 29)
+            time(unix(2020, 10, 22, 17, 23, 5)).unwrap(),
+            tlv(Tag::UtcTime, b"201022172305Z").unwrap()
+        );
+        assert_eq!(
+            time(unix(2049, 12, 31, 23, 59, 59)).unwrap(),
+            tlv(Tag::UtcTime, b"491231235959Z").unwrap()
+        );
+        assert_eq!(
+            time(unix(2051, 1, 2, 0, 0, 0)).unwrap(),
+            tlv(Tag::GeneralizedTime, b"20510102000000Z").unwrap()
+        );
+        assert_eq!(unix(1970, 3, 1, 0, 0, 0), 59 * 86_400);
+        assert_eq!(
+            time(unix(2024, 2, 29, 0, 0, 0)).unwrap(),
+            tlv(Tag::UtcTime, b"240229000000Z").unwrap()
         );
     }
 }

@@ -9,6 +9,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 use ciborium::Value;
 use csc_core::abi::size;
+use csc_core::hex::Hex;
 
 use crate::cache::KeyCache;
 use crate::error::SimError;
@@ -61,10 +62,6 @@ pub fn sig_structure(protected: &[u8], payload: &[u8]) -> Result<Vec<u8>, String
     Ok(out)
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 impl UvmSigner {
     /// The signer of `cache` (made on first use).
     pub fn open(cache: &KeyCache) -> Result<UvmSigner, SimError> {
@@ -101,7 +98,7 @@ impl UvmSigner {
         let err = |_| SimError::Crypto("UVM endorsement encoding");
         let payload = serde_json::json!({
             "x-ms-sevsnpvm-guestsvn": guest_svn.to_string(),
-            "x-ms-sevsnpvm-launchmeasurement": hex(measurement),
+            "x-ms-sevsnpvm-launchmeasurement": Hex(measurement).to_string(),
         })
         .to_string()
         .into_bytes();
@@ -193,7 +190,7 @@ mod tests {
             panic!("bad parts")
         };
         let p: serde_json::Value = serde_json::from_slice(payload).unwrap();
-        assert_eq!(p["x-ms-sevsnpvm-launchmeasurement"], hex(&m));
+        assert_eq!(p["x-ms-sevsnpvm-launchmeasurement"], Hex(&m).to_string());
         let msg = sig_structure(prot, payload).unwrap();
         aws_lc_rs::signature::UnparsedPublicKey::new(
             &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED,

@@ -44,6 +44,9 @@ pub enum SimError {
     /// A cryptographic operation failed.
     #[error("simulated platform: {0} failed")]
     Crypto(&'static str),
+    /// A simulated certificate could not be DER-encoded.
+    #[error("DER-encoding a simulated certificate: {0}")]
+    Der(#[from] ::der::Error),
     /// The report version is not one this platform makes.
     #[error(
         "the simulated platform makes report versions 2, 3 and 5 (Turin: 3 and 5), not version {version} on {product}"

@@ -285,8 +285,8 @@ impl Platform {
                 certs::mint_vcek(product, &point, hw_id, config.tcb, &ask_key, now)
             })?
             .to_vec();
-        let vcek_der = if signed_by(&vcek_der, &ask_key)
-            && cert_spki(&vcek_der) == Some(&certs::ec_spki(&point)[..])
+        let spki = certs::ec_spki(&point)?;
+        let vcek_der = if signed_by(&vcek_der, &ask_key) && cert_spki(&vcek_der) == Some(&spki[..])
         {
             vcek_der
         } else {

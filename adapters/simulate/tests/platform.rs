@@ -197,6 +197,7 @@ fn the_chain_verifies_with_openssl_and_fails_against_amd_roots() {
                 .position(|l| *l == oid)
                 .unwrap_or_else(|| panic!("{oid}: {text}"));
             let hex: Vec<String> = csc_simulate::der::uint_u64(value.into())
+                .unwrap()
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();

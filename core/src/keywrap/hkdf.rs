@@ -2,7 +2,8 @@
 //! `cmd/remotefs`, spec section 8.2): HKDF-SHA256 (RFC 5869) with
 //!
 //! - IKM = the private exponent d as big-endian bytes without leading zeros (Go's
-//!   `D.Bytes()`),
+//!   `D.Bytes()`); a zero exponent is refused, as upstream never gets that far with one (Go's
+//!   `x509.ParsePKCS8PrivateKey` refuses the released key),
 //! - salt = `key_derivation.salt` hex-decoded, strictly as Go's `hex.DecodeString` (an empty
 //!   string gives an empty salt, which HKDF treats like a zero salt),
 //! - info = `key_derivation.label`, or `Symmetric Encryption Key` when that is empty,
@@ -42,6 +43,8 @@ pub enum DeriveError {
     },
     /// The released key could not be read, or is not an RSA key.
     Key(KeyError),
+    /// The private exponent is zero (or empty): no RSA key, and no key material.
+    ZeroExponent,
 }
 
 impl fmt::Display for DeriveError {
@@ -53,6 +56,9 @@ impl fmt::Display for DeriveError {
                 "key derivation salt is {bytes} bytes; at most {MAX_SALT_LEN} are accepted"
             ),
             DeriveError::Key(e) => write!(f, "key derivation: {e}"),
+            DeriveError::ZeroExponent => {
+                f.write_str("key derivation: the RSA private exponent is zero")
+            }
         }
     }
 }
@@ -100,7 +106,10 @@ fn decode_salt<'o>(
 pub fn derive_key(d: &[u8], salt_hex: &str, label: &str) -> Result<DerivedKey, DeriveError> {
     let mut salt_buf = [0u8; MAX_SALT_LEN];
     let salt = decode_salt(salt_hex, &mut salt_buf)?;
-    let first = d.iter().position(|b| *b != 0).unwrap_or(d.len());
+    let first = d
+        .iter()
+        .position(|b| *b != 0)
+        .ok_or(DeriveError::ZeroExponent)?;
     let ikm = d.get(first..).unwrap_or(&[]);
     let info = if label.is_empty() {
         DEFAULT_LABEL
@@ -173,6 +182,16 @@ mod tests {
         // Empty salt is HKDF's zero salt.
         let z = derive_key(&[1, 2, 3], &"00".repeat(32), "").unwrap();
         assert_eq!(a.as_bytes(), z.as_bytes());
+    }
+
+    #[test]
+    fn a_zero_exponent_is_refused() {
+        for d in [&[][..], &[0], &[0, 0, 0]] {
+            assert_eq!(
+                derive_key(d, "", "").unwrap_err(),
+                DeriveError::ZeroExponent
+            );
+        }
     }
 
     #[test]

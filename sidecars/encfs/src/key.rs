@@ -5,7 +5,8 @@
 //!   key, which must be exactly 32 bytes, or, for an `RSA` key, 32 bytes of HKDF-SHA256 with
 //!   the private exponent `d` (big-endian, no leading zeros) as input key material,
 //!   `key_derivation.salt` as salt and `key_derivation.label` (default
-//!   `Symmetric Encryption Key`) as info. HKDF is the `hkdf` crate: the core has no HKDF yet.
+//!   `Symmetric Encryption Key`) as info: the core's derivation
+//!   ([`csc_core::keywrap::hkdf`]), which importkey's `-out` uses too.
 //!
 //! The key file is the LUKS2 passphrase (as `cryptsetup --key-file`). It is held in memory
 //! only, never written to disk (upstream writes it to a 0644 temporary file).
@@ -18,6 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+use csc_core::keywrap::hkdf::{self, DeriveError};
 use csc_mount::Passphrase;
 use zeroize::Zeroizing;
 
@@ -346,24 +348,23 @@ pub enum KeyError {
         /// What came back.
         released: String,
     },
-    /// An RSA key with an empty private exponent.
+    /// An RSA key with an empty (or zero) private exponent.
     #[error("the released RSA key has an empty private exponent")]
     EmptyExponent,
+    /// The derivation's parameters were refused (the input check lets none through).
+    #[error("deriving the key file: {0}")]
+    Derivation(DeriveError),
 }
 
-/// HKDF-SHA256 of `d` (leading zeros stripped) with the derivation's salt and label.
+/// HKDF-SHA256 of `d` (leading zeros stripped) with the derivation's salt and label: the
+/// core's derivation.
 pub fn derive_from_rsa(d: &[u8], derivation: &Derivation) -> Result<KeyFile, KeyError> {
-    let start = d
-        .iter()
-        .position(|b| *b != 0)
-        .ok_or(KeyError::EmptyExponent)?;
-    let ikm = d.get(start..).ok_or(KeyError::EmptyExponent)?;
-    let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(&derivation.salt), ikm);
-    let mut okm = Zeroizing::new(vec![0u8; KEY_FILE_LEN]);
-    // 32 bytes is far below HKDF-SHA256's 8160-byte limit.
-    hk.expand(derivation.label.as_bytes(), &mut okm)
-        .map_err(|_| KeyError::EmptyExponent)?;
-    Ok(KeyFile(okm))
+    let key =
+        hkdf::derive_key(d, &derivation.salt_hex, &derivation.label).map_err(|e| match e {
+            DeriveError::ZeroExponent => KeyError::EmptyExponent,
+            other => KeyError::Derivation(other),
+        })?;
+    Ok(KeyFile(Zeroizing::new(key.as_bytes().to_vec())))
 }
 
 /// The key file from a released key, as upstream makes it (with its silent failures made
@@ -416,10 +417,9 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        csc_core::hex::decode_array::<32>(s.as_bytes())
+            .unwrap()
+            .to_vec()
     }
 
     /// Expected values from an independent HKDF (Python's hmac module, RFC 5869 steps).
@@ -428,8 +428,8 @@ mod tests {
         let d: Vec<u8> = (1u8..200).collect();
         let with_zeros: Vec<u8> = [0u8, 0].iter().copied().chain(d.iter().copied()).collect();
         let upstream_default = Derivation {
-            salt: hex("92a631a6d0f6e4b2"),
-            label: crate::input::validate::DEFAULT_LABEL.into(),
+            salt_hex: "92a631a6d0f6e4b2".into(),
+            label: crate::input::plan::DEFAULT_LABEL.into(),
         };
         let want = hex("a9ce6e9d3770acf5d5fdaafb80bafe06e25540eda2d7a52bf4ab2ee2ff36a275");
         for ikm in [&d, &with_zeros] {
@@ -437,7 +437,7 @@ mod tests {
             assert_eq!(csc_mount_bytes(&hk), want);
         }
         let empty_salt = Derivation {
-            salt: vec![],
+            salt_hex: String::new(),
             label: "my label".into(),
         };
         assert_eq!(

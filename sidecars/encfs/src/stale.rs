@@ -23,7 +23,7 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::mount::{MntFlags, umount2};
 
 use crate::input::FilesystemPlan;
-use crate::input::validate::FS_DIR_PREFIX;
+use crate::input::plan::FS_DIR_PREFIX;
 
 /// One line of `/proc/self/mountinfo`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -98,10 +98,7 @@ fn released_oct_and_rsa_keys_unlock_and_mount_their_images() {
         panic!("RSA key expected")
     };
     let derivation = Derivation {
-        salt: (0..SALT.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&SALT[i..i + 2], 16).unwrap())
-            .collect(),
+        salt_hex: SALT.into(),
         label: LABEL.into(),
     };
     let file = key::derive_from_rsa(&d, &derivation).unwrap();

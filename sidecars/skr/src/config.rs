@@ -295,16 +295,7 @@ pub fn decode_azure_info(b64: &str) -> Result<AzureInformation, ConfigError> {
 }
 
 /// Go's JSON decoder matches member names case-insensitively; our structs use lowercase names.
-pub fn lowercase_keys(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => serde_json::Value::Object(
-            m.into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), lowercase_keys(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
+pub use csc_azure::gocompat::lowercase_keys;
 
 fn parse_port(s: &str) -> Result<u16, ConfigError> {
     s.trim().parse::<u16>().ok().ok_or(ConfigError::Invalid {

@@ -92,9 +92,7 @@ impl Service for ReleaseService {
             maa_endpoint: req.maa_endpoint,
             akv_endpoint: req.akv_endpoint,
             kid: req.kid,
-            access_token: req
-                .access_token
-                .map(|t| csc_azure::secret::SecretString::new(t.expose().to_string())),
+            access_token: req.access_token,
         };
         self.releaser
             .release(&key_request)

@@ -107,7 +107,7 @@ async fn key_provider_methods_reflection_and_sigterm() {
         .into_inner();
     assert_eq!(r.report_hex_string.len(), 2368);
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, hex.as_bytes());
-    let want: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let want = csc_core::hex::Hex(digest.as_ref()).to_string();
     assert_eq!(&r.report_hex_string[160..224], want);
 
     // GetAttestationData.

@@ -204,7 +204,7 @@ fn simulate_honours_the_security_policy_it_is_given() {
     // HOST_DATA is released.
     let policy = b"package policy\n\n# a test's own policy\n";
     let skr = Skr::start_with_env(&[], &[("UVM_SECURITY_POLICY", &b64(policy))]);
-    let want: String = sha256(policy).iter().map(|b| format!("{b:02x}")).collect();
+    let want = csc_core::hex::Hex(&sha256(policy)).to_string();
     assert_eq!(skr.sim["host_data"].as_str(), Some(want.as_str()));
     let (s, body) = call(
         skr.addr,

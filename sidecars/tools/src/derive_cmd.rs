@@ -14,7 +14,6 @@
 //! is simulated. The key is printed as hex, or written raw (32 bytes, mode 0600) with `--out`.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 #[cfg(feature = "simulate")]
 use std::sync::Arc;
@@ -30,6 +29,7 @@ use zeroize::Zeroizing;
 
 use crate::args::Args;
 use crate::exit::{self, Failure};
+use crate::secret_file::write_secret_file;
 
 /// Usage of `snp-report derive-key`.
 pub const USAGE: &str = "usage: snp-report derive-key --field LIST [--vmpl 0-3] [--svn N] [--tcb HEX] [--root vcek|vmrk] [--key-select default|vcek|vlek] [--out FILE] [--sev-guest DEV] [--simulate [--product milan|genoa|turin] [--report-version 2|3|5]]\n  LIST: comma-separated guest fields mixed into the key: policy, image_id, family_id, measurement, guest_svn, tcb_version (or none)";
@@ -157,23 +157,6 @@ fn simulated(args: &Args, _request: &KeyRequest) -> Result<Option<DerivedKey>, F
     Ok(None)
 }
 
-/// Writes the key raw into `path`, readable by its owner only.
-fn write_key(path: &Path, key: &DerivedKey) -> Result<(), Failure> {
-    let io = |e: std::io::Error| Failure::usage(format!("cannot write {}: {e}", path.display()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    // An existing file keeps its mode on open: narrow it before the key goes in.
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(io)?;
-    f.write_all(key.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)
-}
-
 /// `snp-report derive-key`.
 pub fn run(args: &Args) -> Result<(), Failure> {
     args.reject_unknown(&[
@@ -204,7 +187,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     match args.value("out") {
         Some(path) => {
-            write_key(Path::new(path), &key)?;
+            write_secret_file(Path::new(path), key.as_bytes())?;
             eprintln!(
                 "snp-report: derived key ({}; VMPL {}) written to {path}",
                 request.fields,

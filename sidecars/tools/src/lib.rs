@@ -11,6 +11,7 @@ pub mod importkey;
 pub mod input;
 pub mod policydigest;
 pub mod rfc3339;
+pub mod secret_file;
 pub mod show;
 pub mod token;
 #[cfg(feature = "simulate")]

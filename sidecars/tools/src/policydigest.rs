@@ -10,6 +10,7 @@
 use std::io::Write;
 
 use csc_core::base64;
+use csc_core::hex::Hex;
 use csc_core::runtime::host_data_for;
 
 use crate::args::Args;
@@ -34,12 +35,7 @@ pub fn decode_policy(text: &[u8]) -> Result<Vec<u8>, Failure> {
 
 /// Lowercase hex of SHA-256 of the decoded policy.
 pub fn digest_hex(policy: &[u8]) -> String {
-    hex(&host_data_for(policy))
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Hex(&host_data_for(policy)).to_string()
 }
 
 /// Runs the tool; writes the result to `out`.

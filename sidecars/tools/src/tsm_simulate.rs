@@ -14,6 +14,7 @@ use std::sync::Arc;
 use csc_azure::certs::ThimCerts;
 use csc_core::Product;
 use csc_core::base64::{Alphabet, Base64};
+use csc_core::hex::Hex;
 use csc_simulate::tsmfs::{Faults, MountedTsm};
 use csc_simulate::{KeyCache, Platform, PlatformConfig, UvmSigner};
 
@@ -36,10 +37,6 @@ const VALUES: &[&str] = &[
 
 fn b64(bytes: &[u8]) -> String {
     Base64(bytes, Alphabet::Standard).to_string()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn write(path: &Path, contents: &[u8]) -> Result<(), Failure> {
@@ -121,8 +118,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             csc_simulate::pem(signer.cert_der()).as_bytes(),
         )?;
     }
-    let host_data = hex(&platform.config().host_data);
-    let measurement = hex(&platform.config().measurement);
+    let host_data = Hex(&platform.config().host_data).to_string();
+    let measurement = Hex(&platform.config().measurement).to_string();
     let platform = Arc::new(platform);
     let mounted = MountedTsm::mount(platform, &mount, Faults::default())
         .map_err(|e| Failure::usage(format!("mounting at {}: {e}", mount.display())))?;

@@ -248,7 +248,7 @@ async fn oct_key_import_binds_the_policy_digest_and_only_that_guest_gets_it() {
     let key = std::fs::read(&keyfile).unwrap();
     assert_eq!(key.len(), 32);
     assert_eq!(mode(&keyfile), 0o600);
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = csc_core::hex::Hex(&key).to_string();
     let all = format!("{stdout}{}", text(&out.stderr));
     assert!(!all.contains(&hex), "{all}");
     assert!(

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine;
+use csc_core::hex::Hex;
 use csc_vectors::synth::{Endorsement, Pki};
 use csc_vectors::{path, pem_certs, read};
 use serde_json::Value;
@@ -51,10 +52,6 @@ fn pem(ders: &[&[u8]]) -> String {
         .collect()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 const AZ_HCL: &str = "shared/vectors/trustee/az_milan_v3_hcl_report.bin";
 const AZ_VCEK: &str = "shared/vectors/trustee/az_milan_v3_vcek.der";
 
@@ -88,12 +85,12 @@ fn azure_hcl_report_binds_its_variable_data() {
         use sha2_digest::sha256;
         sha256(&bytes[var_at..var_at + var_len])
     };
-    let report_data = hex(&bytes[0x20 + 0x50..0x20 + 0x70]);
+    let report_data = Hex(&bytes[0x20 + 0x50..0x20 + 0x70]).to_string();
     let tampered = write(dir.path(), "tampered.bin", &bytes);
     let out = snp_report(&["verify", &tampered, "--vcek", &vcek]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains(&hex(&digest)), "{err}");
+    assert!(err.contains(&Hex(&digest).to_string()), "{err}");
     assert!(err.contains(&report_data), "{err}");
     let out = snp_report(&["verify", &tampered, "--vcek", &vcek, "--json"]);
     assert_eq!(code(&out), 4);
@@ -103,10 +100,14 @@ fn azure_hcl_report_binds_its_variable_data() {
     assert_eq!(doc["checks"]["binding"]["status"], "failed");
     let hcl = &doc["checks"]["binding"]["hcl_variable_data"];
     assert_eq!(hcl["status"], "failed");
-    assert_eq!(hcl["variable_data_digest"], hex(&digest));
+    assert_eq!(hcl["variable_data_digest"], Hex(&digest).to_string());
     assert_eq!(hcl["report_data"], report_data);
     // The same as hex text (how get-snp-report prints it).
-    let as_hex = write(dir.path(), "tampered.hex", hex(&bytes).as_bytes());
+    let as_hex = write(
+        dir.path(),
+        "tampered.hex",
+        Hex(&bytes).to_string().as_bytes(),
+    );
     assert_eq!(code(&snp_report(&["verify", &as_hex, "--vcek", &vcek])), 4);
 }
 

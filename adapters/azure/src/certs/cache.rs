@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use csc_core::hex::Hex;
 use csc_core::report::Product;
 
 use super::{CertChain, KeyKind};
@@ -17,10 +18,6 @@ pub struct CertCache {
     chains: Mutex<HashMap<Key, Arc<CertChain>>>,
     issuers: Mutex<HashMap<(Product, KeyKind), String>>,
     dir: Option<PathBuf>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 const SEPARATOR: &str = "# csc-chain\n";
@@ -42,7 +39,7 @@ impl CertCache {
     fn file(&self, product: Product, hwid: &[u8], tcb: u64) -> Option<PathBuf> {
         self.dir
             .as_ref()
-            .map(|d| d.join(format!("{}-{}-{tcb:016x}.pem", product.name(), hex(hwid))))
+            .map(|d| d.join(format!("{}-{}-{tcb:016x}.pem", product.name(), Hex(hwid))))
     }
 
     /// A cached chain.

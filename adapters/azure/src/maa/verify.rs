@@ -4,13 +4,15 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use csc_core::hex::Hex;
 use http::Method;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
 
 use crate::error::{Error, Result, Service};
+use crate::gocompat::decode_hex;
 use crate::http::{HttpClient, Request};
-use crate::jose::{Compact, JwsAlgorithm, b64std, b64url};
+use crate::jose::{Compact, JoseError, JwsAlgorithm, b64std, b64url};
 
 /// One signing key from the JWKS document.
 #[derive(Debug, Clone)]
@@ -48,13 +50,16 @@ impl Jwks {
                 .and_then(|a| a.first())
                 .and_then(Value::as_str);
             if let Some(c) = x5c0 {
-                keys.push((kid, KeyMaterial::Cert(b64std(c).map_err(|e| bad(&e))?)));
+                keys.push((
+                    kid,
+                    KeyMaterial::Cert(b64std(c).map_err(|e| bad(&e.to_string()))?),
+                ));
             } else if k.get("kty").and_then(Value::as_str) == Some("RSA") {
                 let part = |name: &str| {
                     k.get(name)
                         .and_then(Value::as_str)
                         .ok_or_else(|| bad(&format!("RSA key without {name}")))
-                        .and_then(|s| b64url(s).map_err(|e| bad(&e)))
+                        .and_then(|s| b64url(s).map_err(|e| bad(&e.to_string())))
                 };
                 keys.push((
                     kid,
@@ -82,7 +87,7 @@ impl Jwks {
     }
 
     /// Verifies `token`'s signature with the key its `kid` names (or, without a `kid`, any key).
-    fn verify(&self, token: &Compact, alg: JwsAlgorithm) -> std::result::Result<(), String> {
+    fn verify(&self, token: &Compact, alg: JwsAlgorithm) -> std::result::Result<(), JoseError> {
         let kid = token.header.get("kid").and_then(Value::as_str);
         let candidates: Vec<_> = self
             .keys
@@ -90,9 +95,11 @@ impl Jwks {
             .filter(|(k, _)| kid.is_none_or(|want| want == k))
             .collect();
         if candidates.is_empty() {
-            return Err(format!("no signing key with kid {:?}", kid.unwrap_or("")));
+            return Err(JoseError::UnknownKid {
+                kid: kid.unwrap_or("").to_string(),
+            });
         }
-        let mut last = String::new();
+        let mut last = JoseError::NoKeys;
         for (_, key) in candidates {
             let r = match key {
                 KeyMaterial::Cert(der) => token.verify_with_cert(alg, der),
@@ -205,14 +212,14 @@ impl MaaVerifier {
 
     /// Verifies signature, issuer and validity period; returns the claims.
     pub async fn verify(&self, token: &str) -> Result<MaaClaims> {
-        let reject = |d: String| Error::rejected(Service::Maa, "MAA token", d);
+        let reject = |d: JoseError| Error::rejected(Service::Maa, "MAA token", d);
         let compact = Compact::parse(token).map_err(reject)?;
         let alg = compact.algorithm(&self.algorithms).map_err(reject)?;
         {
             let mut keys = self.keys.lock().await;
             let result = match keys.as_ref() {
                 Some((_, jwks)) => jwks.verify(&compact, alg),
-                None => Err(String::from("no keys yet")),
+                None => Err(JoseError::NoKeys),
             };
             if let Err(first) = result {
                 let stale = keys
@@ -314,8 +321,8 @@ pub fn check_expectations(claims: &MaaClaims, expect: &MaaExpectations) -> Resul
         (Some(g), Some(w)) if g == w => Ok(()),
         (Some(g), Some(w)) => Err(reject(format!(
             "{name} is {} , expected {}",
-            hex(g),
-            hex(w)
+            Hex(g),
+            Hex(w)
         ))),
         (None, Some(_)) => Err(reject(format!("no {name} claim"))),
     };
@@ -332,20 +339,6 @@ pub fn check_expectations(claims: &MaaClaims, expect: &MaaExpectations) -> Resul
     Ok(())
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,13 +353,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.len(), 1);
-    }
-
-    #[test]
-    fn hex_decoding() {
-        assert_eq!(decode_hex("00ff").unwrap(), vec![0, 255]);
-        assert!(decode_hex("0").is_none());
-        assert!(decode_hex("zz").is_none());
-        assert!(decode_hex("é0").is_none());
     }
 }

@@ -115,3 +115,25 @@ pub enum UnlockError {
     #[error("no randomness: {0}")]
     Random(String),
 }
+
+/// Why a new header could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// Random numbers (salts, UUID, AF stripes) were not available.
+    #[error("no randomness: {0}")]
+    Random(getrandom::Error),
+    /// The data offset leaves no room for both header copies and the keyslot area.
+    #[error(
+        "data offset {data_offset} is too small: the header copies and the keyslot area take {needed} bytes"
+    )]
+    DataOffset {
+        /// The offset asked for.
+        data_offset: u64,
+        /// Bytes the metadata needs before the data.
+        needed: u64,
+    },
+    /// The keyslot area key is not an XTS key.
+    #[error("keyslot area key: {0}")]
+    AreaKey(crate::xts::KeyLengthError),
+}

@@ -2,14 +2,18 @@
 //! aes-xts-plain64 --pbkdf pbkdf2` lays it out: 16 KiB header copies, one keyslot at 32 KiB,
 //! data at 16 MiB.
 
-use base64::Engine as _;
-use serde_json::json;
+use std::collections::BTreeMap;
+
 use zeroize::Zeroizing;
 
-use super::error::UnlockError;
+use super::error::FormatError;
 use super::hash::{Hash, af_split, sha256};
-use super::header::{CIPHER, KEY_SIZE, STRIPES};
 use super::layout::{self, BINARY_SIZE, MAGIC_PRIMARY, MAGIC_SECONDARY, field};
+use super::metadata::{
+    self, AfJson, AfType, AreaJson, AreaType, Base64, Cipher, ConfigJson, Decimal, DigestJson,
+    DigestType, KdfJson, KeyslotJson, KeyslotType, Metadata, SegmentJson, SegmentSize, SegmentType,
+};
+use super::model::{KEY_SIZE, SALT_LEN, STRIPES};
 use super::unlock::{Passphrase, VolumeKey};
 use crate::xts::Xts;
 
@@ -42,15 +46,14 @@ impl Default for FormatParams {
 
 const HDR_SIZE: u64 = 0x4000;
 const KEYSLOT_OFFSET: u64 = 2 * HDR_SIZE;
-const SALT_LEN: usize = 32;
 
-fn random(len: usize) -> Result<Vec<u8>, UnlockError> {
+fn random(len: usize) -> Result<Vec<u8>, FormatError> {
     let mut v = vec![0u8; len];
-    getrandom::fill(&mut v).map_err(|e| UnlockError::Random(e.to_string()))?;
+    getrandom::fill(&mut v).map_err(FormatError::Random)?;
     Ok(v)
 }
 
-fn uuid_v4() -> Result<String, UnlockError> {
+fn uuid_v4() -> Result<String, FormatError> {
     let mut b = random(16)?;
     if let (Some(b6), Some(b8)) = (b.get(6).copied(), b.get(8).copied()) {
         b[6] = (b6 & 0x0f) | 0x40;
@@ -81,10 +84,16 @@ pub fn format_metadata(
     key: &VolumeKey,
     pass: &Passphrase,
     params: &FormatParams,
-) -> Result<Vec<u8>, UnlockError> {
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+) -> Result<Vec<u8>, FormatError> {
     let material_len = KEY_SIZE * STRIPES as usize;
     let area_size = (material_len as u64).div_ceil(4096) * 4096;
+    let needed = KEYSLOT_OFFSET + area_size;
+    if params.data_offset < needed {
+        return Err(FormatError::DataOffset {
+            data_offset: params.data_offset,
+            needed,
+        });
+    }
     let keyslots_size = params.data_offset - KEYSLOT_OFFSET;
     let slot_salt = random(SALT_LEN)?;
     let digest_salt = random(SALT_LEN)?;
@@ -93,36 +102,75 @@ pub fn format_metadata(
         .hash
         .pbkdf2(key.expose(), &digest_salt, params.iterations, &mut digest);
 
-    let meta = json!({
-        "keyslots": {"0": {
-            "type": "luks2",
-            "key_size": KEY_SIZE,
-            "af": {"type": "luks1", "stripes": STRIPES, "hash": params.hash.name()},
-            "area": {"type": "raw", "offset": KEYSLOT_OFFSET.to_string(),
-                     "size": area_size.to_string(), "encryption": CIPHER, "key_size": KEY_SIZE},
-            "kdf": {"type": "pbkdf2", "hash": params.hash.name(),
-                    "iterations": params.iterations, "salt": b64(&slot_salt)}
-        }},
-        "tokens": {},
-        "segments": {"0": {
-            "type": "crypt", "offset": params.data_offset.to_string(), "size": "dynamic",
-            "iv_tweak": "0", "encryption": CIPHER, "sector_size": params.sector_size
-        }},
-        "digests": {"0": {
-            "type": "pbkdf2", "keyslots": ["0"], "segments": ["0"], "hash": params.hash.name(),
-            "iterations": params.iterations, "salt": b64(&digest_salt), "digest": b64(&digest)
-        }},
-        "config": {"json_size": (HDR_SIZE - BINARY_SIZE as u64).to_string(),
-                   "keyslots_size": keyslots_size.to_string()}
-    });
-    let json = meta.to_string();
+    let meta = Metadata {
+        keyslots: BTreeMap::from([(
+            "0".to_string(),
+            KeyslotJson {
+                kind: KeyslotType::Luks2,
+                key_size: KEY_SIZE as u32,
+                af: AfJson {
+                    kind: AfType::Luks1,
+                    stripes: STRIPES,
+                    hash: params.hash,
+                },
+                area: AreaJson {
+                    kind: AreaType::Raw,
+                    offset: Decimal(KEYSLOT_OFFSET),
+                    size: Decimal(area_size),
+                    encryption: Cipher::AesXtsPlain64,
+                    key_size: KEY_SIZE as u32,
+                },
+                kdf: KdfJson::Pbkdf2 {
+                    hash: params.hash,
+                    iterations: params.iterations,
+                    salt: Base64(slot_salt.clone()),
+                },
+                priority: 1,
+            },
+        )]),
+        tokens: BTreeMap::new(),
+        segments: BTreeMap::from([(
+            "0".to_string(),
+            SegmentJson {
+                kind: SegmentType::Crypt,
+                offset: Decimal(params.data_offset),
+                size: SegmentSize::Dynamic,
+                iv_tweak: Decimal(0),
+                encryption: Cipher::AesXtsPlain64,
+                sector_size: params.sector_size,
+                flags: Vec::new(),
+            },
+        )]),
+        digests: BTreeMap::from([(
+            "0".to_string(),
+            DigestJson {
+                kind: DigestType::Pbkdf2,
+                keyslots: vec!["0".into()],
+                segments: vec!["0".into()],
+                hash: params.hash,
+                iterations: params.iterations,
+                salt: Base64(digest_salt),
+                digest: Base64(digest),
+            },
+        )]),
+        config: ConfigJson {
+            json_size: Decimal(HDR_SIZE - BINARY_SIZE as u64),
+            keyslots_size: Decimal(keyslots_size),
+            flags: Vec::new(),
+            requirements: BTreeMap::new(),
+        },
+    };
+    let json = metadata::write(&meta);
 
     let mut region = vec![0u8; params.data_offset as usize];
     let uuid = uuid_v4()?;
     for (copy, magic) in [(0u64, MAGIC_PRIMARY), (1, MAGIC_SECONDARY)] {
         let start = (copy * HDR_SIZE) as usize;
         let Some(hdr) = region.get_mut(start..start + HDR_SIZE as usize) else {
-            return Err(UnlockError::Random("data offset too small".into()));
+            return Err(FormatError::DataOffset {
+                data_offset: params.data_offset,
+                needed,
+            });
         };
         put(hdr, field::MAGIC, &magic);
         put(hdr, field::VERSION, &layout::VERSION.to_be_bytes());
@@ -149,7 +197,7 @@ pub fn format_metadata(
     params
         .hash
         .pbkdf2(pass.bytes(), &slot_salt, params.iterations, &mut area_key);
-    let xts = Xts::new(&area_key).map_err(|e| UnlockError::Random(e.to_string()))?;
+    let xts = Xts::new(&area_key).map_err(FormatError::AreaKey)?;
     let mut material = Zeroizing::new(vec![0u8; material_len.div_ceil(512) * 512]);
     af_split(
         params.hash,
@@ -157,7 +205,7 @@ pub fn format_metadata(
         STRIPES as usize,
         &mut material[..material_len],
     )
-    .map_err(|e| UnlockError::Random(e.to_string()))?;
+    .map_err(FormatError::Random)?;
     xts.encrypt_sectors(&mut material, 512, 0);
     let s = KEYSLOT_OFFSET as usize;
     if let Some(dst) = region.get_mut(s..s + material.len()) {

@@ -49,22 +49,17 @@ pub(crate) fn get_mut(hdr: &mut [u8], f: (usize, usize)) -> &mut [u8] {
     hdr.get_mut(f.0..f.0 + f.1).unwrap_or(&mut [])
 }
 
+/// The `N` bytes of `f` (zeros if the field is not `N` bytes long, which the layout rules out).
+fn bytes<const N: usize>(hdr: &[u8], f: (usize, usize)) -> [u8; N] {
+    get(hdr, f).try_into().unwrap_or([0; N])
+}
+
 pub(crate) fn be_u64(hdr: &[u8], f: (usize, usize)) -> u64 {
-    let mut b = [0u8; 8];
-    let s = get(hdr, f);
-    if s.len() == 8 {
-        b.copy_from_slice(s);
-    }
-    u64::from_be_bytes(b)
+    u64::from_be_bytes(bytes(hdr, f))
 }
 
 pub(crate) fn be_u16(hdr: &[u8], f: (usize, usize)) -> u16 {
-    let mut b = [0u8; 2];
-    let s = get(hdr, f);
-    if s.len() == 2 {
-        b.copy_from_slice(s);
-    }
-    u16::from_be_bytes(b)
+    u16::from_be_bytes(bytes(hdr, f))
 }
 
 /// A NUL-terminated string field; `None` if it has no NUL or is not UTF-8.

@@ -1,24 +1,34 @@
-//! LUKS2: header validation (both copies, JSON metadata, bounds), keyslot unlock (PBKDF2,
-//! argon2id, AF merge, digest check) and writing new headers.
+//! LUKS2: header validation, keyslot unlock (PBKDF2, argon2id, AF merge, digest check) and
+//! writing new headers.
+//!
+//! - `layout` and `binary`: the on-disk binary header and one copy's checks;
+//! - `metadata`: the JSON metadata as serde types (read and written);
+//! - `header`: both copies compared, the metadata checked against the image;
+//! - `model`: the validated header every later step uses;
+//! - `unlock`: keyslot unlocking; `format`: writing a new header.
 
+mod binary;
 mod error;
 mod format;
 mod hash;
 mod header;
 mod layout;
+mod metadata;
+mod model;
 mod unlock;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::{Copy, HeaderError, UnlockError};
+pub use binary::primary_hdr_size;
+pub use error::{Copy, FormatError, HeaderError, UnlockError};
 pub use format::{FormatParams, format_metadata};
 pub use hash::Hash;
-pub use header::{
-    CIPHER, KEY_SIZE, Kdf, KeyDigest, Keyslot, Luks2Header, MAX_ARGON2_MEMORY_KIB,
-    MAX_PBKDF2_ITERATIONS, STRIPES, Segment, primary_hdr_size,
-};
 pub use layout::{BINARY_SIZE, HDR_SIZES};
+pub use model::{
+    CIPHER, KEY_SIZE, Kdf, KeyDigest, Keyslot, Luks2Header, MAX_ARGON2_MEMORY_KIB,
+    MAX_PBKDF2_ITERATIONS, STRIPES, Segment,
+};
 pub use unlock::{Passphrase, VolumeKey};
 
 use crate::source::{BlockSource, SourceError};

@@ -183,6 +183,21 @@ fn refuses_what_upstream_images_never_use() {
 }
 
 #[test]
+fn a_data_offset_without_room_for_the_keyslot_is_refused() {
+    let key = VolumeKey::random(64).unwrap();
+    for data_offset in [0, 0x8000, 0x8000 + 4096] {
+        let params = FormatParams {
+            data_offset,
+            ..FormatParams::default()
+        };
+        assert!(matches!(
+            format_metadata(&key, &pass(), &params),
+            Err(FormatError::DataOffset { .. })
+        ));
+    }
+}
+
+#[test]
 fn copies_must_agree() {
     let img = base_image();
     let mut bad = with_json(img, |_| {});

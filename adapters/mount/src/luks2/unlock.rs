@@ -4,7 +4,7 @@ use zeroize::Zeroizing;
 
 use super::error::UnlockError;
 use super::hash::{af_merge, ct_eq};
-use super::header::{Kdf, Keyslot, Luks2Header};
+use super::model::{Kdf, Keyslot, Luks2Header};
 use crate::source::BlockSource;
 use crate::xts::Xts;
 

@@ -1,12 +1,13 @@
 //! The input, exactly as upstream takes it: `EncfsSideCarArgs`, base64 (standard or URL-safe
 //! alphabet, padding optional) of the JSON that upstream's `remotefs` reads, decoded as Go's
 //! `encoding/json` decodes it ([`decode`]) into upstream's structs ([`model`]), then checked
-//! as a whole before anything is mounted ([`validate`]).
+//! as a whole before anything is mounted ([`validate`](validate())) into a [`Plan`].
 //!
 //! This module needs no runtime: it is what the `encfs_input` fuzz target links.
 
 pub mod decode;
 pub mod model;
+pub mod plan;
 pub mod secret;
 pub mod validate;
 
@@ -15,8 +16,9 @@ pub use model::{
     Akv, Authority, AzureFilesystem, AzureInfo, CertCache, EncfsSideCarArgs, Identity, KeyBlob,
     KeyDerivation, redact_url,
 };
+pub use plan::{Derivation, FilesystemPlan, KeySpec, KeyType, Plan, SourceSpec};
 pub use secret::{Secret, SecretBytes};
-pub use validate::{Derivation, FilesystemPlan, KeySpec, KeyType, Plan, SourceSpec, validate};
+pub use validate::validate;
 
 use zeroize::Zeroizing;
 

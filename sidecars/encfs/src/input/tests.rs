@@ -86,7 +86,7 @@ fn upstream_example_parses_in_both_alphabets() {
         assert_eq!(key.authority.api_version, "api-version=2020-10-01");
         assert_eq!(key.authority.tee_type, "SevSnpVM");
         let d = derivation.as_ref().unwrap();
-        assert_eq!(d.salt, [0x92, 0xa6, 0x31, 0xa6, 0xd0, 0xf6, 0xe4, 0xb2]);
+        assert_eq!(d.salt_hex, "92a631a6d0f6e4b2");
         assert_eq!(d.label, "Symmetric Encryption Key");
     }
 }
@@ -226,6 +226,12 @@ fn every_problem_names_its_member() {
                 "key": {"kid": "k", "kty": "RSA", "authority": {"endpoint": "m"}, "akv": {"endpoint": "v"}},
                 "key_derivation": {"salt": "xy"}}]}"#,
             "azure_filesystems[0].key_derivation.salt: not hex text (offset 0 is not a hex digit)",
+        ),
+        (
+            r#"{"azure_filesystems": [{"mount_point": "/mnt/a", "azure_url": "file:///a",
+                "key": {"kid": "k", "kty": "RSA", "authority": {"endpoint": "m"}, "akv": {"endpoint": "v"}},
+                "key_derivation": {"salt": "ab cd"}}]}"#,
+            "azure_filesystems[0].key_derivation.salt: not hex text (offset 2 is not a hex digit)",
         ),
         (
             r#"{"azure_filesystems": [{"mount_point": "/mnt/a", "azure_url": "ftp://h/c/b", "raw_key": "aa"}]}"#,
@@ -409,4 +415,24 @@ proptest! {
             prop_assert!(plan.warnings.is_empty());
         }
     }
+}
+
+#[test]
+fn salts_are_what_the_core_derives_with() {
+    let input = |salt: &str| {
+        format!(
+            r#"{{"azure_filesystems": [{{"mount_point": "/mnt/a", "azure_url": "file:///a",
+                "key": {{"kid": "k", "kty": "RSA", "authority": {{"endpoint": "m"}}, "akv": {{"endpoint": "v"}}}},
+                "key_derivation": {{"salt": "{salt}"}}}}]}}"#
+        )
+    };
+    let max = csc_core::keywrap::hkdf::MAX_SALT_LEN;
+    assert!(parse_json(&input(&"ab".repeat(max))).is_ok());
+    assert_eq!(
+        problems(&input(&"ab".repeat(max + 1))),
+        [format!(
+            "azure_filesystems[0].key_derivation.salt: {} bytes; at most {max}",
+            max + 1
+        )]
+    );
 }
