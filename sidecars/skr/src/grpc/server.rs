@@ -23,16 +23,10 @@ use crate::api::http::{Service, ServiceError};
 /// Largest request message accepted.
 pub const MAX_MESSAGE: usize = 1024 * 1024;
 
-/// The gRPC status for a service failure: what the HTTP API answers with 400 is an invalid
-/// argument, 403 a refusal, 5xx an internal error (upstream answers Unknown for all of them).
+/// The gRPC status for a service failure: the code of its class (README, "Status codes";
+/// upstream answers Unknown for all of them).
 pub fn grpc_status(e: ServiceError) -> Status {
-    match e.status.as_u16() {
-        400 | 413 => Status::invalid_argument(e.message),
-        403 => Status::permission_denied(e.message),
-        404 => Status::not_found(e.message),
-        502..=504 => Status::unavailable(e.message),
-        _ => Status::internal(e.message),
-    }
+    Status::new(e.failure.grpc_code(), e.message)
 }
 
 /// The key provider over a [`Service`].
@@ -85,8 +79,7 @@ impl<S: Service> KeyProviderService for KeyProvider<S> {
             .release_key(release)
             .await
             .map_err(grpc_status)?;
-        let jwk = zeroize::Zeroizing::new(jwk);
-        let plain = keys::decrypt_with_jwk(&jwk, &ann.wrapped_data)
+        let plain = keys::decrypt_with_jwk(jwk.expose(), &ann.wrapped_data)
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(KeyProviderKeyWrapProtocolOutput {
             key_provider_key_wrap_protocol_output: protocol::unwrap_output(&plain),
