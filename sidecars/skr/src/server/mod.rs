@@ -24,10 +24,10 @@ pub use limits::connection_cap;
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Total bytes of request bodies held in memory across all connections.
-pub const BODY_BUDGET: usize = 32 * 1024 * 1024;
+pub const BODY_BUDGET: usize = 24 * 1024 * 1024;
 
 /// After an error answer to a request whose body was not read, how long and how much of the
 /// rest is read and discarded so that the client sees the answer instead of a reset.
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 /// See [`LINGER_TIME`].
-pub const LINGER_BYTES: usize = 4 * 1024 * 1024;
+pub const LINGER_BYTES: usize = 64 * 1024 * 1024;

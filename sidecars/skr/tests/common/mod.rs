@@ -18,14 +18,34 @@ pub struct Skr {
     pub lines: mpsc::Receiver<String>,
 }
 
-pub fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_skr")
+/// The binary under test: this build's, or `SKR_UNDER_TEST` (to run the same tests against
+/// another build, e.g. the one before a fix).
+pub fn exe() -> String {
+    std::env::var("SKR_UNDER_TEST").unwrap_or_else(|_| env!("CARGO_BIN_EXE_skr").to_string())
 }
 
 impl Skr {
     /// Starts `skr -simulate -port 0 -loglevel info` plus `extra`, and waits until it listens.
     pub fn start(extra: &[&str]) -> Skr {
-        let mut child = Command::new(exe())
+        Self::start_limited(extra, None)
+    }
+
+    /// As [`Skr::start`], with the open-file limit (soft and hard) set to `nofile` first.
+    pub fn start_limited(extra: &[&str], nofile: Option<u32>) -> Skr {
+        let mut cmd = match nofile {
+            // `exec` keeps the pid: the child is skr itself.
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args([
+                    "-c",
+                    &format!("ulimit -n {n} && exec \"$0\" \"$@\""),
+                    &exe(),
+                ]);
+                c
+            }
+            None => Command::new(exe()),
+        };
+        let mut child = cmd
             .args(["-simulate", "-port", "0", "-loglevel", "info"])
             .args(extra)
             .stdin(Stdio::null())
@@ -101,6 +121,40 @@ impl Skr {
     pub fn kid(&self, which: &str) -> &str {
         self.sim["keys"][which].as_str().expect("kid")
     }
+
+    /// A field of `/proc/<pid>/status` in kB (`VmRSS:`, `VmHWM:`).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        proc_status_kb(self.child.id(), field)
+    }
+
+    /// CPU time used so far (user + system), from `/proc/<pid>/stat`.
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the parenthesised command name, from `state`; utime and stime are
+        // fields 14 and 15 of the line, so 11 and 12 here.
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = field(11) + field(12);
+        // USER_HZ is 100 on Linux.
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// Standard-error lines received so far.
+    pub fn drain_lines(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+/// A field of `/proc/<pid>/status` in kB.
+pub fn proc_status_kb(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Drop for Skr {
