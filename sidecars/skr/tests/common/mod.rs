@@ -228,3 +228,23 @@ pub fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, St
 pub fn b64(bytes: &[u8]) -> String {
     csc_core::base64::Base64(bytes, csc_core::base64::Alphabet::Standard).to_string()
 }
+
+/// A loopback TCP server that answers every connection with a line that is not TLS, for a
+/// minute: a TLS client to it fails its handshake. Returns its `host:port`.
+pub fn dead_tls_endpoint() -> (String, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    l.set_nonblocking(true).expect("nonblocking");
+    let h = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < end {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    let _ = s.write_all(b"this is not TLS\r\n");
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    (format!("127.0.0.1:{port}"), h)
+}
