@@ -180,6 +180,9 @@ type Inner = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub struct HttpClient {
     inner: Inner,
     config: Arc<HttpConfig>,
+    /// At least one trusted root: without any, HTTPS requests fail before connecting, with
+    /// a message naming the service (plain-HTTP and `file://` users need none).
+    has_roots: bool,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -198,7 +201,9 @@ enum Attempt {
 }
 
 impl HttpClient {
-    /// Builds a client. Fails if no root certificate at all is trusted.
+    /// Builds a client. With no trusted root at all (no system store, no CA file) the client
+    /// is still built: plain-HTTP services work, and each HTTPS request fails with
+    /// [`Error::Config`] naming the service and URL that needed the roots.
     pub fn new(config: HttpConfig) -> Result<Self> {
         let mut roots = rustls::RootCertStore::empty();
         if config.system_roots {
@@ -213,11 +218,7 @@ impl HttpClient {
                 .add(cert.clone())
                 .map_err(|e| Error::Config(format!("extra CA certificate rejected: {e}")))?;
         }
-        if roots.is_empty() {
-            return Err(Error::Config(
-                "no trusted root certificates (system store empty and no CA file given)".into(),
-            ));
-        }
+        let has_roots = !roots.is_empty();
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -240,7 +241,13 @@ impl HttpClient {
         Ok(HttpClient {
             inner,
             config: Arc::new(config),
+            has_roots,
         })
+    }
+
+    /// True if any root certificate is trusted (so HTTPS can work).
+    pub fn has_roots(&self) -> bool {
+        self.has_roots
     }
 
     /// The configuration.
@@ -261,6 +268,17 @@ impl HttpClient {
     /// Sends a request, retrying 408/429/5xx and connection errors, and returns whatever final
     /// response came back (callers that branch on 404 or 412 use this).
     pub async fn send_any(&self, req: Request) -> Result<Response> {
+        let https = req
+            .url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        if https && !self.has_roots {
+            return Err(Error::Config(format!(
+                "{}: {} uses HTTPS, but no trusted root certificates are available (the system store is empty or unreadable and no CA file was given): install the system's CA certificates, point SSL_CERT_FILE at a PEM bundle, or give a CA file",
+                req.service,
+                redact_url(&req.url)
+            )));
+        }
         let policy = self.config.retry;
         let started = Instant::now();
         let budget_end = started + policy.total_budget;
@@ -502,5 +520,55 @@ mod tests {
         assert_eq!(service_message(b"bad\x00thing").unwrap(), "bad thing");
         assert_eq!(service_message(b""), None);
         assert_eq!(service_message(&[b'a'; 400]).unwrap().chars().count(), 301);
+    }
+
+    #[tokio::test]
+    async fn without_roots_https_fails_naming_the_service_and_http_works() {
+        let client = HttpClient::new(HttpConfig {
+            system_roots: false,
+            retry: RetryPolicy::NONE,
+            ..HttpConfig::default()
+        })
+        .expect("a client without roots is built");
+        assert!(!client.has_roots());
+        let e = client
+            .send(Request::new(
+                Service::Blob,
+                Method::GET,
+                "https://acct.blob.core.windows.net/c/b?sig=secret",
+            ))
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Config(_)), "{msg}");
+        assert!(
+            msg.contains("Blob storage") && msg.contains("acct.blob.core.windows.net"),
+            "{msg}"
+        );
+        assert!(msg.contains("no trusted root certificates"), "{msg}");
+        assert!(!msg.contains("secret"), "{msg}");
+
+        // Plain HTTP (IMDS, a local emulator) needs no roots.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                .await
+                .unwrap();
+        });
+        let r = client
+            .send(Request::new(
+                Service::Imds,
+                Method::GET,
+                format!("http://{addr}/metadata"),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(&r.body[..], b"ok");
+        server.await.unwrap();
     }
 }
