@@ -236,4 +236,35 @@ mod tests {
         assert!(parse_endpoint(&"a".repeat(254)).is_err());
         assert!(parse_endpoint(&format!("{}.b", "a".repeat(64))).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_fails_and_accepted_endpoints_are_canonical(text in "\\PC{0,40}") {
+            if let Ok(e) = parse_endpoint(&text) {
+                let shown = e.to_string();
+                proptest::prop_assert_eq!(parse_endpoint(&shown), Ok(e.clone()));
+                proptest::prop_assert!(shown
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)));
+                proptest::prop_assert!(e.port != Some(0));
+            }
+        }
+
+        #[test]
+        fn host_and_port_accepted_exactly_in_range(
+            labels in proptest::collection::vec("[a-z][a-z0-9-]{0,10}[a-z0-9]", 1..4),
+            port in 0u32..200_000,
+        ) {
+            let host = labels.join(".");
+            let r = parse_endpoint(&format!("{host}:{port}"));
+            if (1..=65535).contains(&port) {
+                proptest::prop_assert_eq!(
+                    r,
+                    Ok(Endpoint { host, port: Some(u16::try_from(port).unwrap()) })
+                );
+            } else {
+                proptest::prop_assert!(matches!(r, Err(EndpointError::Port(_))));
+            }
+        }
+    }
 }

@@ -274,6 +274,7 @@ mod tests {
     //! match", later members overwrite earlier ones, null is a no-op for strings and structs
     //! and sets maps and slices to nil.
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn obj(text: &str) -> GoObject<'_> {
         GoObject::parse(text).unwrap()
@@ -415,5 +416,111 @@ mod tests {
             obj(r#"{"kid":"A\u00e9"}"#).string("kid").unwrap().unwrap(),
             "Aé"
         );
+    }
+
+    /// Go's fold of a name, written out from `bytes.EqualFold`'s definition for the runes
+    /// the generator uses (a reference for the property below).
+    fn go_fold(s: &str) -> String {
+        s.chars()
+            .map(|c| match c {
+                'a'..='z' => c.to_ascii_uppercase(),
+                '\u{212A}' => 'K',
+                '\u{17F}' => 'S',
+                other => other,
+            })
+            .collect()
+    }
+
+    #[derive(Debug, Clone)]
+    enum Member {
+        Null,
+        Str(String),
+        Num,
+        Obj,
+    }
+
+    fn render(members: &[(String, Member, bool)]) -> String {
+        let mut out = String::from("{");
+        for (i, (k, v, escape)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let key = if *escape {
+                k.chars().map(|c| format!("\\u{:04x}", c as u32)).collect()
+            } else {
+                k.clone()
+            };
+            out.push_str(&format!("\"{key}\":"));
+            match v {
+                Member::Null => out.push_str("null"),
+                Member::Str(s) => out.push_str(&format!("\"{s}\"")),
+                Member::Num => out.push_str("5"),
+                Member::Obj => out.push_str(r#"{"kid":"inner"}"#),
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn string_fields_follow_document_order_and_go_folding(
+            members in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "kid", "KID", "Kid", "kId", "\u{212A}id", "k\u{130}d", "k\u{131}d",
+                        "kidx", "ki", "other", "\u{17F}id",
+                    ]),
+                    proptest::prop_oneof![
+                        proptest::strategy::Just(Member::Null),
+                        "[a-z]{0,6}".prop_map(Member::Str),
+                        proptest::strategy::Just(Member::Num),
+                        proptest::strategy::Just(Member::Obj),
+                    ],
+                    proptest::bool::ANY,
+                ),
+                0..8,
+            )
+        ) {
+            use proptest::prop_assert;
+            use proptest::prop_assert_eq;
+            let members: Vec<(String, Member, bool)> =
+                members.into_iter().map(|(k, v, e)| (k.to_string(), v, e)).collect();
+            let text = render(&members);
+            let got = GoObject::parse(&text).unwrap().string("kid");
+            // Reference: every member whose folded name is KID, in order.
+            let mut want: Result<Option<String>, ()> = Ok(None);
+            for (k, v, _) in &members {
+                if go_fold(k) != "KID" {
+                    continue;
+                }
+                match v {
+                    Member::Null => {}
+                    Member::Str(s) => {
+                        if let Ok(cur) = &mut want {
+                            *cur = Some(s.clone());
+                        }
+                    }
+                    Member::Num | Member::Obj => want = Err(()),
+                }
+            }
+            match want {
+                Ok(w) => prop_assert_eq!(got, Ok(w), "{}", text),
+                Err(()) => prop_assert!(got.is_err(), "{}: {:?}", text, got),
+            }
+        }
+
+        #[test]
+        fn any_input_reads_or_fails_without_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let t = text(&bytes);
+            if let Ok(o) = GoObject::parse(&t) {
+                let _ = o.string("kid");
+                let _ = o.bytes_text("wrapped_data");
+                let _ = o.string_lists("parameters");
+                if let Ok(inner) = o.object("keyunwrapparams") {
+                    let _ = inner.object("dc").and_then(|d| d.string_lists("parameters"));
+                }
+            }
+        }
     }
 }
