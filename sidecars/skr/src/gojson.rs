@@ -454,7 +454,7 @@ mod tests {
             match v {
                 Member::Null => out.push_str("null"),
                 Member::Str(s) => out.push_str(&format!("\"{s}\"")),
-                Member::Num => out.push_str("5"),
+                Member::Num => out.push('5'),
                 Member::Obj => out.push_str(r#"{"kid":"inner"}"#),
             }
         }

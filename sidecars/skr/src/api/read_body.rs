@@ -1,8 +1,12 @@
 //! Reading a request body within the server's limits: a declared length over [`MAX_BODY`] is
-//! refused before anything is read (no `100 Continue`), the bytes held come out of the shared
-//! [`ByteBudget`] before they are held (503 when it is spent), and the body must be complete by
-//! the request's deadline (408). The buffer is zeroized when dropped (bodies may carry
-//! bearer tokens).
+//! refused before anything is read (no `100 Continue`), a body over [`UNMETERED`] bytes takes
+//! what it holds out of the shared [`ByteBudget`] before it holds it (503 when it is spent),
+//! and the body must be complete by the request's deadline (408). The buffer is zeroized when
+//! dropped (bodies may carry bearer tokens).
+//!
+//! Bodies up to [`UNMETERED`] (every well-formed request is far smaller) are not charged, so
+//! clients that stall large bodies cannot starve ordinary requests; their memory is bounded
+//! by the connection cap instead (cap x 16 KiB).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,15 +19,41 @@ use super::body::MAX_BODY;
 use super::failure::{Failure, ServiceError};
 use crate::server::budget::{ByteBudget, Reservation};
 
-/// First reservation for a body of unknown length (chunked); doubled as it grows.
-const CHUNKED_START: usize = 16 * 1024;
+/// Bodies up to this size are not charged to the budget; it is also the first capacity of a
+/// body of unknown length (chunked), doubled as it grows.
+pub const UNMETERED: usize = 16 * 1024;
 
 /// A request body held in memory, with its share of the budget.
 #[derive(Debug)]
 pub struct HeldBody {
     /// The bytes.
     pub bytes: Zeroizing<Vec<u8>>,
-    _reservation: Reservation,
+    _reservation: Option<Reservation>,
+}
+
+/// Charges a buffer of `capacity` bytes: nothing up to [`UNMETERED`], all of it beyond.
+fn charge(
+    budget: &Arc<ByteBudget>,
+    reservation: &mut Option<Reservation>,
+    capacity: usize,
+) -> Result<(), ServiceError> {
+    if capacity <= UNMETERED {
+        return Ok(());
+    }
+    match reservation {
+        Some(r) => {
+            let more = capacity.saturating_sub(r.bytes());
+            if r.grow(more) {
+                Ok(())
+            } else {
+                Err(busy(budget))
+            }
+        }
+        None => {
+            *reservation = Some(budget.reserve(capacity).ok_or_else(|| busy(budget))?);
+            Ok(())
+        }
+    }
 }
 
 fn too_large() -> ServiceError {
@@ -54,9 +84,10 @@ pub async fn read_body(
     let first = match declared {
         Some(n) if n > MAX_BODY as u64 => return Err(too_large()),
         Some(n) => usize::try_from(n).map_err(|_| too_large())?,
-        None => CHUNKED_START,
+        None => UNMETERED,
     };
-    let mut reservation = budget.reserve(first).ok_or_else(|| busy(budget))?;
+    let mut reservation = None;
+    charge(budget, &mut reservation, first)?;
     let mut bytes = Zeroizing::new(Vec::with_capacity(first));
     let read = async {
         while let Some(frame) = body.frame().await {
@@ -77,9 +108,7 @@ pub async fn read_body(
                 // Only bodies of unknown length grow; the budget pays for the new capacity
                 // before it is allocated, and the old buffer is wiped, not just freed.
                 let capacity = len.next_power_of_two().min(MAX_BODY);
-                if !reservation.grow(capacity.saturating_sub(reservation.bytes())) {
-                    return Err(busy(budget));
-                }
+                charge(budget, &mut reservation, capacity)?;
                 let mut bigger = Zeroizing::new(Vec::with_capacity(capacity));
                 bigger.extend_from_slice(&bytes);
                 bytes = bigger;

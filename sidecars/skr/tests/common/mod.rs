@@ -171,52 +171,76 @@ pub struct Conn {
 
 impl Conn {
     pub fn open(addr: SocketAddr) -> Conn {
-        let s = TcpStream::connect(addr).expect("connect");
+        Self::try_open(addr).expect("connect")
+    }
+
+    /// As [`Conn::open`]; `None` if the connection cannot be made within 2 s.
+    pub fn try_open(addr: SocketAddr) -> Option<Conn> {
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
         s.set_nodelay(true).ok();
         s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-        Conn {
+        Some(Conn {
             stream: BufReader::new(s),
-        }
+        })
     }
 
     /// Sends raw bytes as the request body of `method path` and reads one answer.
     pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        self.try_request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// As [`Conn::request`], with failures as errors instead of panics.
+    pub fn try_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> std::io::Result<(u16, String)> {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         let s = self.stream.get_mut();
-        s.write_all(head.as_bytes()).expect("write");
+        s.write_all(head.as_bytes())?;
         // The server may answer (413) and close before an oversized body is sent in full.
         let _ = s.write_all(body);
-        self.read_answer()
+        self.try_read_answer()
     }
 
     pub fn read_answer(&mut self) -> (u16, String) {
+        self.try_read_answer()
+            .unwrap_or_else(|e| panic!("reading an answer: {e}"))
+    }
+
+    /// Reads one answer (status and body).
+    pub fn try_read_answer(&mut self) -> std::io::Result<(u16, String)> {
+        let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
         let mut status_line = String::new();
-        self.stream
-            .read_line(&mut status_line)
-            .expect("status line");
+        self.stream.read_line(&mut status_line)?;
         let status: u16 = status_line
             .get(9..12)
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("not HTTP: {status_line:?}"));
+            .ok_or_else(|| bad(format!("not HTTP: {status_line:?}")))?;
         let mut len = 0usize;
         loop {
             let mut h = String::new();
-            self.stream.read_line(&mut h).expect("header");
+            self.stream.read_line(&mut h)?;
             if h == "\r\n" || h.is_empty() {
                 break;
             }
             if let Some((k, v)) = h.split_once(':')
                 && k.eq_ignore_ascii_case("content-length")
             {
-                len = v.trim().parse().expect("content-length");
+                len = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(format!("content-length {v:?}")))?;
             }
         }
         let mut body = vec![0u8; len];
-        self.stream.read_exact(&mut body).expect("body");
-        (status, String::from_utf8_lossy(&body).into_owned())
+        self.stream.read_exact(&mut body)?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 }
 
