@@ -231,22 +231,11 @@ fn soak(t: &Target, seconds: u64) -> Report {
     {
         let c = counters.clone();
         let body = json!({"runtime_data": b64(br#"{"keys":[]}"#)}).to_string();
-        let mut conn: Option<Conn> = None;
         threads.push(spawn_loop(&stop, Duration::from_millis(5), move || {
-            if conn.is_none() {
-                conn = Conn::try_open(addr);
-            }
-            let Some(k) = conn.as_mut() else {
-                c.add("valid /attest/raw", 0);
-                return;
-            };
-            match k.try_request("POST", "/attest/raw", body.as_bytes()) {
-                Ok((s, _)) => c.add("valid /attest/raw", s),
-                Err(_) => {
-                    c.add("valid /attest/raw", 0);
-                    conn = None;
-                }
-            }
+            c.add(
+                "valid /attest/raw",
+                once(addr, &post("/attest/raw", "", body.as_bytes()), false),
+            );
         }));
     }
     if let Some(body) = t.release.clone() {
@@ -283,7 +272,10 @@ fn soak(t: &Target, seconds: u64) -> Report {
     }
     {
         let c = counters.clone();
-        let body = vec![b'a'; 2 << 20];
+        // Well-formed JSON, so that a server without a limit reads all of it.
+        let mut body = br#"{"runtime_data":""#.to_vec();
+        body.resize((2 << 20) - 2, b'A');
+        body.extend_from_slice(b"\"}");
         threads.push(spawn_loop(&stop, Duration::from_millis(200), move || {
             c.add(
                 "2 MiB body",
@@ -306,7 +298,9 @@ fn soak(t: &Target, seconds: u64) -> Report {
         }));
     }
     {
-        let partial = vec![b'a'; (1 << 20) - 1];
+        // A JSON string that never ends: a streaming decoder waits for the rest too.
+        let mut partial = br#"{"runtime_data":""#.to_vec();
+        partial.resize((1 << 20) - 1, b'A');
         threads.push(spawn_holder(
             &stop,
             &counters,
@@ -407,6 +401,12 @@ fn slope_kb_per_min(samples: &[(f64, u64)]) -> f64 {
 }
 
 fn print(t: &Target, r: &Report, seconds: u64) {
+    let per_minute: Vec<String> = r
+        .rss_kb
+        .iter()
+        .filter(|s| (s.0 as u64) % 60 < 10)
+        .map(|s| format!("{:.1}", s.1 as f64 / 1024.0))
+        .collect();
     let first = r.rss_kb.first().map(|s| s.1).unwrap_or(0);
     let last = r.rss_kb.last().map(|s| s.1).unwrap_or(0);
     let max = r.rss_kb.iter().map(|s| s.1).max().unwrap_or(0);
@@ -422,6 +422,7 @@ fn print(t: &Target, r: &Report, seconds: u64) {
         slope_kb_per_min(&r.rss_kb),
         r.rss_kb.len()
     );
+    println!("RSS each minute (MB): {}", per_minute.join(" "));
     let k = &r.status_keepalive_ms;
     let f = &r.status_fresh_ms;
     println!(

@@ -222,6 +222,15 @@ fn declared_length_over_the_limit_is_refused_at_once() {
         assert!(!text.contains("100 Continue"), "{extra:?}: {text}");
         assert!(text.contains("larger than 1048576 bytes"), "{text}");
     }
+    // Headers are bounded too.
+    let mut s = connect(skr.addr);
+    let big = format!(
+        "GET /status HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20 * 1024)
+    );
+    let _ = s.write_all(big.as_bytes());
+    let (status, out, _) = read_answer(&mut s, Duration::from_secs(5));
+    assert_eq!(status, 431, "{}", String::from_utf8_lossy(&out));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -175,7 +175,13 @@ async fn route<S: Service>(
             ctx.handle.busy();
             post(&*service, &path, body).await
         }
-        _ => not_found(),
+        _ => {
+            if !req.body().is_end_stream() {
+                // A body nobody reads: let the client read the 404 before the close.
+                ctx.state.linger();
+            }
+            not_found()
+        }
     }
 }
 
@@ -240,8 +246,9 @@ async fn post<S: Service>(
 /// How long in-flight requests may run after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Largest request head (request line and headers) accepted.
-const MAX_HEAD: usize = 64 * 1024;
+/// Largest request head (request line and headers) accepted, which also bounds what a
+/// client that trickles its headers holds (cap x 16 KiB).
+const MAX_HEAD: usize = 16 * 1024;
 
 struct HttpConnections<S> {
     service: Arc<S>,
