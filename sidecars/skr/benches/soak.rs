@@ -186,7 +186,7 @@ fn soak(t: &Target, seconds: u64) -> Report {
     let fresh = Arc::new(Mutex::new(Vec::<f64>::new()));
     let errors = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
-    let warmup = Duration::from_secs(30.min(seconds / 4));
+    let warmup = Duration::from_secs(60.min(seconds / 4));
 
     // /status probes.
     {
@@ -423,6 +423,14 @@ fn print(t: &Target, r: &Report, seconds: u64) {
         r.rss_kb.len()
     );
     println!("RSS each minute (MB): {}", per_minute.join(" "));
+    let half = r.rss_kb.len() / 2;
+    let mean = |v: &[(f64, u64)]| v.iter().map(|s| s.1 as f64).sum::<f64>() / v.len().max(1) as f64;
+    println!(
+        "RSS mean of the second half / mean of the first half: {:.3} ({:.1} MB / {:.1} MB)",
+        mean(&r.rss_kb[half..]) / mean(&r.rss_kb[..half]).max(1.0),
+        mean(&r.rss_kb[half..]) / 1024.0,
+        mean(&r.rss_kb[..half]) / 1024.0
+    );
     let k = &r.status_keepalive_ms;
     let f = &r.status_fresh_ms;
     println!(

@@ -344,6 +344,59 @@ fn at_an_open_file_limit_of_128_stalled_clients_do_not_lock_out_status() {
 }
 
 #[test]
+fn out_of_descriptors_the_accept_loop_backs_off_warns_once_and_keeps_serving() {
+    // 20 open files: skr itself holds about 13, so the 8-connection floor of the cap runs
+    // into EMFILE: accepting fails, and the loop must free a descriptor, back off and say so
+    // once, instead of spinning or going silent.
+    let skr = Skr::start_limited(&[], Some(20));
+    let addr = skr.addr;
+    let mut idle = Vec::new();
+    for _ in 0..30 {
+        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            idle.push(s);
+        }
+    }
+    let cpu0 = skr.cpu_time();
+    let t0 = Instant::now();
+    for i in 0..8 {
+        let t = Instant::now();
+        let mut s = connect(addr);
+        s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let (status, out, _) = read_answer(&mut s, Duration::from_secs(5));
+        assert_eq!(
+            status,
+            200,
+            "try {i} after {:?}: {}",
+            t.elapsed(),
+            String::from_utf8_lossy(&out)
+        );
+        // A new idle connection each round keeps the table full.
+        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            idle.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(900));
+    }
+    let cpu = skr.cpu_time().saturating_sub(cpu0);
+    let warnings: Vec<String> = skr
+        .drain_lines()
+        .into_iter()
+        .filter(|l| l.contains("accepting connections failed"))
+        .collect();
+    eprintln!("CPU {cpu:?} in {:?}; warnings: {warnings:#?}", t0.elapsed());
+    assert!(cpu < Duration::from_secs(2), "skr used {cpu:?} of CPU");
+    assert!(!warnings.is_empty(), "no warning about failed accepts");
+    assert!(
+        warnings.len() <= 2,
+        "{} warnings in {:?} (one per 10 s expected)",
+        warnings.len(),
+        t0.elapsed()
+    );
+    assert!(warnings[0].contains("open-file limit"), "{}", warnings[0]);
+    drop(idle);
+}
+
+#[test]
 fn endpoints_that_are_not_host_and_port_are_400_at_once() {
     let skr = Skr::start(&[]);
     let addr = skr.addr;
