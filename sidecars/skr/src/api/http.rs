@@ -1,8 +1,8 @@
 //! The HTTP server: upstream's five routes over HTTP/1.1 with keep-alive, one JSON error
 //! object per failure, and graceful shutdown, within the server limits of [`crate::server`]:
 //! a request must arrive whole within 30 s of its first byte (408), a declared body over
-//! 1 MiB is refused at once (413, no `100 Continue`), bodies held at once share a 24 MiB
-//! budget (503 with `Retry-After`), error answers given before the body was read close with a
+//! 1 MiB is refused at once (413, no `100 Continue`), bodies over 16 KiB held at once share a
+//! 24 MiB budget (503 with `Retry-After`), error answers given before the body was read close with a
 //! lingering read so the client sees them, a client that half-closes after its request gets
 //! its answer, and connections are capped (the longest-waiting one makes room).
 

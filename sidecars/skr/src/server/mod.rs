@@ -6,7 +6,8 @@
 //!
 //! Limits (see README, "Limits"): a request must arrive whole within [`REQUEST_DEADLINE`]
 //! from its first byte; at most [`connection_cap`] connections are open (derived from the
-//! descriptor limit); request bodies held at once total at most [`BODY_BUDGET`] bytes.
+//! descriptor limit); request bodies over 16 KiB held at once total at most [`BODY_BUDGET`]
+//! bytes (smaller ones are bounded by the cap).
 
 pub mod accept;
 pub mod budget;
@@ -23,7 +24,7 @@ pub use limits::connection_cap;
 /// counted from its first byte.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Total bytes of request bodies held in memory across all connections.
+/// Total bytes of request bodies over 16 KiB held in memory across all connections.
 pub const BODY_BUDGET: usize = 24 * 1024 * 1024;
 
 /// After an error answer to a request whose body was not read, how long and how much of the
