@@ -13,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_transport(false)
         .build_server(true)
+        // Undecodable messages are InvalidArgument, not Internal (grpc/codec.rs).
+        .codec_path("crate::grpc::codec::StrictCodec")
         .compile_fds(fds)?;
     Ok(())
 }

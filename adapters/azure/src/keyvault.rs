@@ -115,7 +115,7 @@ impl JwsVerifier {
         }
         if anchors.is_empty() {
             return Err(Error::Config(
-                "no trusted roots for Key Vault responses".into(),
+                "no trusted root certificates to check Key Vault's signed release answers (install the system's CA certificates, point SSL_CERT_FILE at a PEM bundle, or give a CA file)".into(),
             ));
         }
         Ok(JwsVerifier {

@@ -188,6 +188,16 @@ impl AwsLcRsaKey {
         Self::wrap(key)
     }
 
+    /// A key from its components (e.g. the `n`, `e`, `d`, `p`, `q`, `dp`, `dq`, `qi` of a
+    /// released RSA JWK); aws-lc-rs checks that they form a key.
+    pub fn from_components(
+        k: &csc_core::rsa::pkcs1::RsaPrivateKeyDer<'_>,
+    ) -> Result<Self, UnwrapKeyError> {
+        let key = PrivateDecryptingKey::from_pkcs8(&rsa_pkcs8(k))
+            .map_err(|e| UnwrapKeyError::Rejected(e.to_string()))?;
+        Self::wrap(key)
+    }
+
     /// The private key as PKCS#8 DER (to load the same key into the core's backend).
     pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, UnwrapKeyError> {
         let der = self.key.as_der().map_err(|_| UnwrapKeyError::Generate)?;

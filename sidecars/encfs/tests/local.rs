@@ -272,3 +272,39 @@ fn command_line_and_input_errors_exit_as_upstream() {
         assert_eq!(std::fs::read(t.path().join("result")).unwrap(), b"0\n");
     }
 }
+
+/// No system CA store (as in a minimal VM or initramfs): rustls finds no roots when
+/// SSL_CERT_FILE and SSL_CERT_DIR name nothing.
+const NO_ROOTS: [(&str, &str); 2] = [
+    ("SSL_CERT_FILE", "/nonexistent/ca-certificates.crt"),
+    ("SSL_CERT_DIR", "/nonexistent/certs"),
+];
+
+#[test]
+fn file_sources_and_raw_keys_need_no_tls_roots_https_names_what_needs_them() {
+    let s = setup(6);
+    let b64 = input(&[fs_entry(&s.mount_point, &url(&s.img), 6, false)]);
+    let e = start_with_env(&b64, s.t.path(), "noroots", &[], &NO_ROOTS).ready();
+    assert_files(&s.mount_point, &s.files);
+    e.stop();
+    assert_clean(s.t.path());
+
+    // An HTTPS source with no roots: a clear error naming the filesystem, the service and
+    // the URL, before any connection is made (the port is a closed loopback one).
+    let mp = s.t.path().join("pub/remote");
+    let b64 = input(&[fs_entry(
+        &mp,
+        "https://127.0.0.1:9/container/image.luks",
+        6,
+        false,
+    )]);
+    let (status, out) = start_with_env(&b64, s.t.path(), "https-noroots", &[], &NO_ROOTS).failed();
+    assert!(!status.success());
+    assert!(out.contains("azure_filesystems[0]"), "{out}");
+    assert!(
+        out.contains("https://127.0.0.1:9/container/image.luks") && out.contains("uses HTTPS"),
+        "{out}"
+    );
+    assert!(out.contains("no trusted root certificates"), "{out}");
+    assert_clean(s.t.path());
+}

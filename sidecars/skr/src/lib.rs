@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod config;
+pub mod gojson;
 pub mod grpc;
 pub mod logging;
 pub mod run;
 pub mod secret;
+pub mod server;
 pub mod service;
 #[cfg(feature = "sandbox")]
 pub mod simulate;

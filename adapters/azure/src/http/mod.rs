@@ -188,8 +188,16 @@ type Inner = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub struct HttpClient {
     /// Built at the first request: loading the system's roots reads every file of
     /// /etc/ssl/certs, which would otherwise dominate a sidecar's start-up.
-    inner: Arc<std::sync::OnceLock<std::result::Result<Inner, String>>>,
+    inner: Arc<std::sync::OnceLock<std::result::Result<Built, String>>>,
     config: Arc<HttpConfig>,
+}
+
+/// The client as first built, and whether any root certificate is trusted: without one,
+/// HTTPS requests fail before connecting, with a message naming the service (plain-HTTP and
+/// `file://` users need none).
+struct Built {
+    inner: Inner,
+    has_roots: bool,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -201,7 +209,7 @@ impl std::fmt::Debug for HttpClient {
 }
 
 /// The hyper client with the TLS roots of `config`.
-fn build_client(config: &HttpConfig) -> std::result::Result<Inner, String> {
+fn build_client(config: &HttpConfig) -> std::result::Result<Built, String> {
     let mut roots = rustls::RootCertStore::empty();
     if config.system_roots {
         let loaded = rustls_native_certs::load_native_certs();
@@ -215,11 +223,7 @@ fn build_client(config: &HttpConfig) -> std::result::Result<Inner, String> {
             .add(cert.clone())
             .map_err(|e| format!("extra CA certificate rejected: {e}"))?;
     }
-    if roots.is_empty() {
-        return Err(
-            "no trusted root certificates (system store empty and no CA file given)".into(),
-        );
-    }
+    let has_roots = !roots.is_empty();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -235,10 +239,11 @@ fn build_client(config: &HttpConfig) -> std::result::Result<Inner, String> {
         .https_or_http()
         .enable_http1()
         .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
+    let inner = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(config.max_idle_per_host)
-        .build(connector))
+        .build(connector);
+    Ok(Built { inner, has_roots })
 }
 
 enum Attempt {
@@ -249,14 +254,12 @@ enum Attempt {
 }
 
 impl HttpClient {
-    /// Builds a client. Fails if no root certificate at all can be trusted; the system's
-    /// roots are loaded at the first request (an empty system store is reported then).
+    /// Builds a client. With no trusted root at all (no system store, no CA file) the client
+    /// is still built: plain-HTTP services work, and each HTTPS request fails with
+    /// [`Error::Config`] naming the service and URL that needed the roots.
+    /// The system's roots are loaded at the first request (reading /etc/ssl/certs would
+    /// otherwise dominate a sidecar's start-up).
     pub fn new(config: HttpConfig) -> Result<Self> {
-        if !config.system_roots && config.extra_roots.is_empty() {
-            return Err(Error::Config(
-                "no trusted root certificates (system store not used and no CA file given)".into(),
-            ));
-        }
         let mut check = rustls::RootCertStore::empty();
         for cert in &config.extra_roots {
             check
@@ -269,11 +272,21 @@ impl HttpClient {
         })
     }
 
-    fn client(&self) -> Result<&Inner> {
+    fn built(&self) -> Result<&Built> {
         self.inner
             .get_or_init(|| build_client(&self.config))
             .as_ref()
             .map_err(|e| Error::Config(e.clone()))
+    }
+
+    fn client(&self) -> Result<&Inner> {
+        Ok(&self.built()?.inner)
+    }
+
+    /// True if any root certificate is trusted (so HTTPS can work). Loads the system's roots
+    /// if no request has yet.
+    pub fn has_roots(&self) -> bool {
+        self.built().is_ok_and(|b| b.has_roots)
     }
 
     /// The configuration.
@@ -294,8 +307,19 @@ impl HttpClient {
     /// Sends a request, retrying 408/429/5xx and connection errors, and returns whatever final
     /// response came back (callers that branch on 404 or 412 use this).
     pub async fn send_any(&self, req: Request) -> Result<Response> {
-        // A client that cannot be built (no trusted roots) is not worth retrying.
-        self.client()?;
+        // A client that cannot be built (a CA file rejected) is not worth retrying.
+        let built = self.built()?;
+        let https = req
+            .url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        if https && !built.has_roots {
+            return Err(Error::Config(format!(
+                "{}: {} uses HTTPS, but no trusted root certificates are available (the system store is empty or unreadable and no CA file was given): install the system's CA certificates, point SSL_CERT_FILE at a PEM bundle, or give a CA file",
+                req.service,
+                redact_url(&req.url)
+            )));
+        }
         let policy = self.config.retry;
         let started = Instant::now();
         let budget_end = started + policy.total_budget;
@@ -553,5 +577,55 @@ mod tests {
         assert_eq!(service_message(b"bad\x00thing").unwrap(), "bad thing");
         assert_eq!(service_message(b""), None);
         assert_eq!(service_message(&[b'a'; 400]).unwrap().chars().count(), 301);
+    }
+
+    #[tokio::test]
+    async fn without_roots_https_fails_naming_the_service_and_http_works() {
+        let client = HttpClient::new(HttpConfig {
+            system_roots: false,
+            retry: RetryPolicy::NONE,
+            ..HttpConfig::default()
+        })
+        .expect("a client without roots is built");
+        assert!(!client.has_roots());
+        let e = client
+            .send(Request::new(
+                Service::Blob,
+                Method::GET,
+                "https://acct.blob.core.windows.net/c/b?sig=secret",
+            ))
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Config(_)), "{msg}");
+        assert!(
+            msg.contains("Blob storage") && msg.contains("acct.blob.core.windows.net"),
+            "{msg}"
+        );
+        assert!(msg.contains("no trusted root certificates"), "{msg}");
+        assert!(!msg.contains("secret"), "{msg}");
+
+        // Plain HTTP (IMDS, a local emulator) needs no roots.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                .await
+                .unwrap();
+        });
+        let r = client
+            .send(Request::new(
+                Service::Imds,
+                Method::GET,
+                format!("http://{addr}/metadata"),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(&r.body[..], b"ok");
+        server.await.unwrap();
     }
 }

@@ -116,6 +116,17 @@ pub enum Started {
 /// Starts `encfs` with `base64` in the environment, its temporary directories, ready file and
 /// logs under `work` (a unique `tag` keeps runs apart).
 pub fn start(base64: &str, work: &Path, tag: &str, extra: &[&str]) -> Encfs {
+    start_with_env(base64, work, tag, extra, &[])
+}
+
+/// As [`start`], with further environment variables.
+pub fn start_with_env(
+    base64: &str,
+    work: &Path,
+    tag: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Encfs {
     let ready = work.join(format!("{tag}.ready"));
     let log = work.join(format!("{tag}.log"));
     let stderr = work.join(format!("{tag}.stderr"));
@@ -130,6 +141,7 @@ pub fn start(base64: &str, work: &Path, tag: &str, extra: &[&str]) -> Encfs {
         .arg(&log)
         .args(["-loglevel", "info", "-exposure", "userspace"])
         .args(extra)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr).unwrap())

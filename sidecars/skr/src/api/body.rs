@@ -1,11 +1,12 @@
-//! Request bodies of the HTTP API, read the way upstream's gin binding reads them: member names
-//! match case-insensitively, unknown members are ignored, a required string that is missing or
-//! empty is an error. Base64 accepts the standard and the URL-safe alphabet. Every error names
-//! the member and what is wrong with it.
+//! Request bodies of the HTTP API, read the way upstream's gin binding reads them (Go's
+//! `encoding/json`, see [`crate::gojson`]): member names match case-insensitively, the last of
+//! duplicate or case-variant members wins, unknown members are ignored, a known member of the
+//! wrong type or a required string that is missing or empty is an error. Base64 accepts the
+//! standard and the URL-safe alphabet. Every error names the member and what is wrong with it.
 
 use csc_core::base64;
-use serde_json::{Map, Value};
 
+use crate::gojson::{self, GoJsonError, GoObject};
 use crate::secret::SecretString;
 
 /// Largest request body accepted, in bytes.
@@ -31,46 +32,34 @@ pub enum BodyError {
     Invalid(&'static str, String),
 }
 
-fn object(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => Err(BodyError::NotJson(format!("got {}", json_kind(&other)))),
-        Err(e) => Err(BodyError::NotJson(e.to_string())),
+impl From<GoJsonError> for BodyError {
+    fn from(e: GoJsonError) -> Self {
+        match e {
+            GoJsonError::Type { field, .. } => BodyError::NotString(field),
+            GoJsonError::Text { field, detail } => BodyError::Invalid(field, detail),
+            other => BodyError::NotJson(other.to_string()),
+        }
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// The string members `names` of the body, in that order, as Go would fill a struct with
+/// those `string` fields: every field is read before any is required, so a wrong type
+/// anywhere is reported as such.
+fn strings<const N: usize>(
+    body: &[u8],
+    names: [&'static str; N],
+) -> Result<[Option<String>; N], BodyError> {
+    let text = gojson::text(body);
+    let object = GoObject::parse(&text)?;
+    let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
+    for (slot, name) in out.iter_mut().zip(names) {
+        *slot = object.string(name)?;
     }
+    Ok(out)
 }
 
-/// The member named `name` (case-insensitively; the last one wins, as in Go).
-fn member<'m>(m: &'m Map<String, Value>, name: &'static str) -> Option<&'m Value> {
-    m.iter()
-        .rev()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
-
-fn optional_string(
-    m: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<String>, BodyError> {
-    match member(m, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(BodyError::NotString(name)),
-    }
-}
-
-fn required_string(m: &Map<String, Value>, name: &'static str) -> Result<String, BodyError> {
-    match optional_string(m, name)? {
+fn required(name: &'static str, value: Option<String>) -> Result<String, BodyError> {
+    match value {
         Some(s) if !s.is_empty() => Ok(s),
         _ => Err(BodyError::Missing(name)),
     }
@@ -85,33 +74,15 @@ pub fn decode_base64(name: &'static str, text: &str) -> Result<Vec<u8>, BodyErro
     Ok(out)
 }
 
-/// An endpoint host as upstream takes it (`myattest.eus.attest.azure.net`, optionally with a
-/// port); refuses what would change the URL's meaning (paths, queries, credentials, spaces).
-fn endpoint(m: &Map<String, Value>, name: &'static str) -> Result<String, BodyError> {
-    check_endpoint(name, &required_string(m, name)?)
-}
-
-/// Checks an endpoint host (an `https://` prefix and a trailing `/` are dropped).
+/// Checks an endpoint: `host[:port]` with a port from 1 to 65535 (an `https://` prefix and a
+/// trailing `/` are dropped); anything else is refused before any network call.
 pub fn check_endpoint(name: &'static str, s: &str) -> Result<String, BodyError> {
     if s.is_empty() {
         return Err(BodyError::Missing(name));
     }
-    let host = s
-        .strip_prefix("https://")
-        .unwrap_or(s)
-        .trim_end_matches('/');
-    let ok = !host.is_empty()
-        && host.len() <= 253
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    if !ok {
-        return Err(BodyError::Invalid(
-            name,
-            "expected a host name such as myvault.vault.azure.net".into(),
-        ));
-    }
-    Ok(host.to_string())
+    csc_azure::url::parse_endpoint(s)
+        .map(|e| e.to_string())
+        .map_err(|e| BodyError::Invalid(name, e.to_string()))
 }
 
 /// `POST /attest/raw` and `/attest/combined`: `{"runtime_data": base64}`.
@@ -124,8 +95,8 @@ pub struct RuntimeDataRequest {
 impl RuntimeDataRequest {
     /// Parses the body.
     pub fn parse(body: &[u8]) -> Result<Self, BodyError> {
-        let m = object(body)?;
-        let rd = required_string(&m, "runtime_data")?;
+        let [rd] = strings(body, ["runtime_data"])?;
+        let rd = required("runtime_data", rd)?;
         Ok(RuntimeDataRequest {
             runtime_data: decode_base64("runtime data", &rd)?,
         })
@@ -144,9 +115,9 @@ pub struct MaaRequest {
 impl MaaRequest {
     /// Parses the body.
     pub fn parse(body: &[u8]) -> Result<Self, BodyError> {
-        let m = object(body)?;
-        let maa_endpoint = endpoint(&m, "maa_endpoint")?;
-        let rd = required_string(&m, "runtime_data")?;
+        let [maa, rd] = strings(body, ["maa_endpoint", "runtime_data"])?;
+        let maa_endpoint = check_endpoint("maa_endpoint", &required("maa_endpoint", maa)?)?;
+        let rd = required("runtime_data", rd)?;
         Ok(MaaRequest {
             maa_endpoint,
             runtime_data: decode_base64("runtime data", &rd)?,
@@ -170,12 +141,16 @@ pub struct ReleaseRequest {
 impl ReleaseRequest {
     /// Parses the body.
     pub fn parse(body: &[u8]) -> Result<Self, BodyError> {
-        let m = object(body)?;
-        let maa_endpoint = required_string(&m, "maa_endpoint")?;
-        let akv_endpoint = required_string(&m, "akv_endpoint")?;
-        let kid = required_string(&m, "kid")?;
-        let access_token = optional_string(&m, "access_token")?;
-        Self::new(&maa_endpoint, &akv_endpoint, &kid, access_token)
+        let [maa, akv, kid, token] = strings(
+            body,
+            ["maa_endpoint", "akv_endpoint", "kid", "access_token"],
+        )?;
+        // Owned by a zeroizing holder before anything can fail.
+        let token = token.map(SecretString::new);
+        let maa_endpoint = required("maa_endpoint", maa)?;
+        let akv_endpoint = required("akv_endpoint", akv)?;
+        let kid = required("kid", kid)?;
+        Self::new(&maa_endpoint, &akv_endpoint, &kid, token)
     }
 
     /// Checks the parts of a request (also used for the gRPC annotation).
@@ -183,7 +158,7 @@ impl ReleaseRequest {
         maa_endpoint: &str,
         akv_endpoint: &str,
         kid: &str,
-        access_token: Option<String>,
+        access_token: Option<SecretString>,
     ) -> Result<Self, BodyError> {
         let maa_endpoint = check_endpoint("maa_endpoint", maa_endpoint)?;
         let akv_endpoint = check_endpoint("akv_endpoint", akv_endpoint)?;
@@ -201,9 +176,7 @@ impl ReleaseRequest {
                 "expected a key name or name/version (letters, digits, -)".into(),
             ));
         }
-        let access_token = access_token
-            .filter(|t| !t.is_empty())
-            .map(SecretString::new);
+        let access_token = access_token.filter(|t| !t.expose().is_empty());
         Ok(ReleaseRequest {
             maa_endpoint,
             akv_endpoint,
@@ -282,6 +255,78 @@ mod tests {
         assert_eq!(
             ReleaseRequest::parse(br#"{"maa_endpoint":"a","akv_endpoint":"b"}"#).unwrap_err(),
             BodyError::Missing("kid")
+        );
+    }
+
+    #[test]
+    fn duplicate_and_case_variant_members_as_go() {
+        // Issue 14: the lexicographically last name used to win; Go takes the last in
+        // document order (checked against Go 1.23's json.Unmarshal into upstream's struct).
+        let r =
+            RuntimeDataRequest::parse(br#"{"runtime_data":"!!!","RUNTIME_DATA":"AA=="}"#).unwrap();
+        assert_eq!(r.runtime_data, [0]);
+        assert!(matches!(
+            RuntimeDataRequest::parse(br#"{"RUNTIME_DATA":"AA==","runtime_data":"!!!"}"#),
+            Err(BodyError::Base64(..))
+        ));
+        // null leaves the earlier value; a wrong type anywhere fails, as in Go.
+        let r =
+            RuntimeDataRequest::parse(br#"{"runtime_data":"AQ==","runtime_data":null}"#).unwrap();
+        assert_eq!(r.runtime_data, [1]);
+        assert_eq!(
+            RuntimeDataRequest::parse(br#"{"runtime_data":5,"runtime_data":"AA=="}"#).unwrap_err(),
+            BodyError::NotString("runtime_data")
+        );
+        // A type error is reported before a missing member, as gin binds before validating.
+        assert_eq!(
+            ReleaseRequest::parse(br#"{"kid":5}"#).unwrap_err(),
+            BodyError::NotString("kid")
+        );
+        // Go folds the Kelvin sign to k and the long s to s.
+        let r = ReleaseRequest::parse(
+            "{\"maa_endpoint\":\"m.example\",\"a\u{212A}v_endpoint\":\"v.example\",\"\u{212A}id\":\"key\",\"acce\u{17F}\u{17F}_token\":\"t\"}".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.akv_endpoint.as_str(),
+                r.kid.as_str(),
+                r.access_token.unwrap().expose()
+            ),
+            ("v.example", "key", "t")
+        );
+    }
+
+    #[test]
+    fn endpoints_are_host_and_port_before_any_call() {
+        let release = |maa: &str| {
+            ReleaseRequest::parse(
+                serde_json::json!({"maa_endpoint": maa, "akv_endpoint": "v.example", "kid": "k"})
+                    .to_string()
+                    .as_bytes(),
+            )
+        };
+        for bad in [
+            "127.0.0.1:99999",
+            ":::",
+            "[::1",
+            "h:0",
+            "a b",
+            "https://h/x",
+        ] {
+            assert!(
+                matches!(release(bad), Err(BodyError::Invalid("maa_endpoint", _))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            release("127.0.0.1:8443").unwrap().maa_endpoint,
+            "127.0.0.1:8443"
+        );
+        assert_eq!(release("[::1]:65535").unwrap().maa_endpoint, "[::1]:65535");
+        assert_eq!(
+            release("https://M.example/").unwrap().maa_endpoint,
+            "m.example"
         );
     }
 }

@@ -1,22 +1,36 @@
-//! The HTTP server: upstream's five routes over HTTP/1.1 with keep-alive, bounded bodies, one
-//! JSON error object per failure, and graceful shutdown.
+//! The HTTP server: upstream's five routes over HTTP/1.1 with keep-alive, one JSON error
+//! object per failure, and graceful shutdown, within the server limits of [`crate::server`]:
+//! a request must arrive whole within 30 s of its first byte (408), a declared body over
+//! 1 MiB is refused at once (413, no `100 Continue`), bodies over 16 KiB held at once share a
+//! 24 MiB budget (503 with `Retry-After`), error answers given before the body was read close with a
+//! lingering read so the client sees them, a client that half-closes after its request gets
+//! its answer, and connections are capped (the longest-waiting one makes room).
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use http_body_util::Full;
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use zeroize::Zeroizing;
 
-use super::body::{BodyError, MAX_BODY, MaaRequest, ReleaseRequest, RuntimeDataRequest};
+use super::body::{BodyError, MaaRequest, ReleaseRequest, RuntimeDataRequest};
+pub use super::failure::{Failure, ServiceError};
+use super::read_body::read_body;
+use crate::secret::SecretString;
+use crate::server::accept::{OnConnection, accept_loop};
+use crate::server::budget::ByteBudget;
+use crate::server::conns::{ConnHandle, Connections};
+use crate::server::drive::drive;
+use crate::server::stream::{ConnState, ConnStream, refuse_http};
+use crate::server::{BODY_BUDGET, REQUEST_DEADLINE, connection_cap};
 
 /// What `/attest/combined` returns (field names as upstream, for the Privacy Sandbox KMS).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,25 +43,6 @@ pub struct Combined {
     pub evidence: String,
     /// The UVM endorsement, base64, as the platform gave it.
     pub uvm_endorsements: String,
-}
-
-/// A failure of the service, with the status upstream uses for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// What failed and what to check; never contains secrets.
-    pub message: String,
-}
-
-impl ServiceError {
-    /// An error with `status`.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ServiceError {
-            status,
-            message: message.into(),
-        }
-    }
 }
 
 /// What the routes call.
@@ -69,17 +64,21 @@ pub trait Service: Send + Sync + 'static {
         &self,
         req: MaaRequest,
     ) -> impl Future<Output = Result<String, ServiceError>> + Send;
-    /// A released key, as JWK JSON text.
+    /// A released key, as JWK JSON text (secret).
     fn release_key(
         &self,
         req: ReleaseRequest,
-    ) -> impl Future<Output = Result<String, ServiceError>> + Send;
+    ) -> impl Future<Output = Result<SecretString, ServiceError>> + Send;
 }
 
 type Body = Full<Bytes>;
 
 fn json_response(status: StatusCode, value: serde_json::Value) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(value.to_string())));
+    body_response(status, Bytes::from(value.to_string()))
+}
+
+fn body_response(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut r = Response::new(Full::new(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,
@@ -88,8 +87,13 @@ fn json_response(status: StatusCode, value: serde_json::Value) -> Response<Body>
     r
 }
 
-fn error_response(status: StatusCode, message: &str) -> Response<Body> {
-    json_response(status, json!({ "error": message }))
+fn error_response(e: &ServiceError) -> Response<Body> {
+    let mut r = json_response(e.status(), json!({ "error": e.message }));
+    if e.failure == Failure::Busy {
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
 }
 
 fn not_found() -> Response<Body> {
@@ -101,30 +105,50 @@ fn not_found() -> Response<Body> {
 }
 
 fn bad_request(e: BodyError) -> Response<Body> {
-    error_response(StatusCode::BAD_REQUEST, &e.to_string())
+    error_response(&ServiceError::new(Failure::BadRequest, e.to_string()))
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request body is larger than {MAX_BODY} bytes"),
-            ))
-        }
-        Err(e) => Err(error_response(
-            StatusCode::BAD_REQUEST,
-            &format!("reading the request body failed: {e}"),
-        )),
+/// `{"key":"<the JWK text as a JSON string>"}` in a buffer that is wiped when hyper is done
+/// with it.
+fn key_response(jwk: &SecretString) -> Response<Body> {
+    let text = jwk.expose();
+    // Escaping at most sextuples a character (\u00XX); reserve it all so the buffer never
+    // moves (a moved buffer would leave an unwiped copy behind).
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len().saturating_mul(6) + 16));
+    out.extend_from_slice(b"{\"key\":");
+    if serde_json::to_writer(&mut *out, text).is_err() {
+        return error_response(&ServiceError::new(
+            Failure::Internal,
+            "rendering the released key failed",
+        ));
+    }
+    out.push(b'}');
+    body_response(StatusCode::OK, Bytes::from_owner(WipedBytes(out)))
+}
+
+/// Bytes that are zeroized when the last reference is dropped.
+struct WipedBytes(Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for WipedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
-/// Routes one request. Public so tests can drive it without a socket.
-pub async fn route<S: Service>(service: Arc<S>, req: Request<Incoming>) -> Response<Body> {
+/// What a request's handler knows about its connection.
+#[derive(Debug, Clone)]
+pub struct ConnContext {
+    state: Arc<ConnState>,
+    handle: ConnHandle,
+    budget: Arc<ByteBudget>,
+}
+
+/// Routes one request.
+async fn route<S: Service>(
+    service: Arc<S>,
+    req: Request<Incoming>,
+    ctx: &ConnContext,
+) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     match (method, path.as_str()) {
@@ -137,59 +161,137 @@ pub async fn route<S: Service>(service: Arc<S>, req: Request<Incoming>) -> Respo
             json_response(StatusCode::OK, json!({ "message": message }))
         }
         (Method::POST, "/attest/raw" | "/attest/combined" | "/attest/maa" | "/key/release") => {
-            let body = match read_body(req).await {
+            let start = ctx.state.request_start().unwrap_or_else(Instant::now);
+            let body = match read_body(req.into_body(), &ctx.budget, start + REQUEST_DEADLINE).await
+            {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err(e) => {
+                    // The rest of the body may still be on its way: let the client read
+                    // this answer before the connection closes.
+                    ctx.state.linger();
+                    return error_response(&e);
+                }
             };
-            post(&*service, &path, &body).await
+            ctx.handle.busy();
+            post(&*service, &path, body).await
         }
-        _ => not_found(),
+        _ => {
+            if !req.body().is_end_stream() {
+                // A body nobody reads: let the client read the 404 before the close.
+                ctx.state.linger();
+            }
+            not_found()
+        }
     }
 }
 
-async fn post<S: Service>(service: &S, path: &str, body: &[u8]) -> Response<Body> {
+async fn post<S: Service>(
+    service: &S,
+    path: &str,
+    body: super::read_body::HeldBody,
+) -> Response<Body> {
+    let bytes = &body.bytes[..];
     let result = match path {
-        "/attest/raw" => match RuntimeDataRequest::parse(body) {
+        "/attest/raw" => match RuntimeDataRequest::parse(bytes) {
             Err(e) => return bad_request(e),
-            Ok(r) => service
-                .attest_raw(r)
-                .await
-                .map(|report| json!({ "report": csc_core::hex::Hex(&report).to_string() })),
+            Ok(r) => {
+                drop(body);
+                service
+                    .attest_raw(r)
+                    .await
+                    .map(|report| json!({ "report": csc_core::hex::Hex(&report).to_string() }))
+            }
         },
-        "/attest/combined" => match RuntimeDataRequest::parse(body) {
+        "/attest/combined" => match RuntimeDataRequest::parse(bytes) {
             Err(e) => return bad_request(e),
-            Ok(r) => service.attest_combined(r).await.map(|c| {
-                json!({
-                    "endorsed_tcb": c.endorsed_tcb,
-                    "endorsements": c.endorsements,
-                    "evidence": c.evidence,
-                    "uvm_endorsements": c.uvm_endorsements,
+            Ok(r) => {
+                drop(body);
+                service.attest_combined(r).await.map(|c| {
+                    json!({
+                        "endorsed_tcb": c.endorsed_tcb,
+                        "endorsements": c.endorsements,
+                        "evidence": c.evidence,
+                        "uvm_endorsements": c.uvm_endorsements,
+                    })
                 })
-            }),
+            }
         },
-        "/attest/maa" => match MaaRequest::parse(body) {
+        "/attest/maa" => match MaaRequest::parse(bytes) {
             Err(e) => return bad_request(e),
-            Ok(r) => service
-                .attest_maa(r)
-                .await
-                .map(|token| json!({ "token": token })),
+            Ok(r) => {
+                drop(body);
+                service
+                    .attest_maa(r)
+                    .await
+                    .map(|token| json!({ "token": token }))
+            }
         },
-        _ => match ReleaseRequest::parse(body) {
+        _ => match ReleaseRequest::parse(bytes) {
             Err(e) => return bad_request(e),
-            Ok(r) => service
-                .release_key(r)
-                .await
-                .map(|key| json!({ "key": key })),
+            Ok(r) => {
+                drop(body);
+                return match service.release_key(r).await {
+                    Ok(key) => key_response(&key),
+                    Err(e) => error_response(&e),
+                };
+            }
         },
     };
     match result {
         Ok(v) => json_response(StatusCode::OK, v),
-        Err(e) => error_response(e.status, &e.message),
+        Err(e) => error_response(&e),
     }
 }
 
 /// How long in-flight requests may run after a shutdown signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request head (request line and headers) accepted, which also bounds what a
+/// client that trickles its headers holds (cap x 16 KiB).
+const MAX_HEAD: usize = 16 * 1024;
+
+struct HttpConnections<S> {
+    service: Arc<S>,
+    budget: Arc<ByteBudget>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl<S: Service> OnConnection for HttpConnections<S> {
+    fn serve(&mut self, stream: TcpStream, handle: ConnHandle) {
+        let stream = ConnStream::new(stream, handle.clone());
+        let ctx = ConnContext {
+            state: stream.state(),
+            handle: handle.clone(),
+            budget: self.budget.clone(),
+        };
+        let svc = self.service.clone();
+        let state = ctx.state.clone();
+        let handler = hyper::service::service_fn(move |req| {
+            let svc = svc.clone();
+            let ctx = ctx.clone();
+            async move {
+                let response = route(svc, req, &ctx).await;
+                ctx.state.end_request();
+                ctx.handle.waiting();
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            // Also the keep-alive idle limit: the timer runs from the end of the last answer.
+            .header_read_timeout(REQUEST_DEADLINE)
+            // Answer a client that shut its sending side after the request (Go does).
+            .half_close(true)
+            .max_buf_size(MAX_HEAD)
+            .serve_connection(TokioIo::new(stream), handler);
+        let stop = self.stop.clone();
+        tokio::spawn(drive(conn, handle, state, stop, None));
+    }
+
+    fn refuse(&mut self, stream: TcpStream) {
+        tokio::spawn(refuse_http(stream));
+    }
+}
 
 /// Serves `service` on `listener` until `shutdown` completes, then drains connections.
 pub async fn serve<S: Service>(
@@ -197,51 +299,32 @@ pub async fn serve<S: Service>(
     service: Arc<S>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, _peer): (_, SocketAddr) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of descriptors and similar: back off instead of spinning.
-                    log::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let svc = service.clone();
-        let handler = hyper::service::service_fn(move |req| {
-            let svc = svc.clone();
-            async move { Ok::<_, Infallible>(route(svc, req).await) }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
-            .serve_connection(TokioIo::new(stream), handler);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                log::debug!("connection ended: {e}");
-            }
-        });
-    }
+    let conns = Connections::new(connection_cap());
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut on = HttpConnections {
+        service,
+        budget: ByteBudget::new(BODY_BUDGET),
+        stop,
+    };
+    log::debug!("HTTP server: at most {} connections", conns.cap());
+    accept_loop(&listener, &conns, shutdown, &mut on).await;
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(DRAIN_TIMEOUT, conns.wait_empty())
         .await
         .is_err()
     {
         log::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+        conns.close_all();
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::body::MAX_BODY;
     use super::*;
+    use std::net::SocketAddr;
     use std::sync::atomic::{AtomicBool, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -260,17 +343,14 @@ mod tests {
             &self,
             _req: RuntimeDataRequest,
         ) -> Result<Combined, ServiceError> {
-            Err(ServiceError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "no report source",
-            ))
+            Err(ServiceError::new(Failure::Internal, "no report source"))
         }
         async fn attest_maa(&self, req: MaaRequest) -> Result<String, ServiceError> {
             Ok(req.maa_endpoint)
         }
-        async fn release_key(&self, _req: ReleaseRequest) -> Result<String, ServiceError> {
+        async fn release_key(&self, _req: ReleaseRequest) -> Result<SecretString, ServiceError> {
             Err(ServiceError::new(
-                StatusCode::FORBIDDEN,
+                Failure::Refused,
                 "secure key release failed: policy",
             ))
         }
@@ -338,7 +418,7 @@ mod tests {
             addr,
             &post(
                 "/key/release",
-                r#"{"maa_endpoint":"m","akv_endpoint":"a","kid":"k"}"#,
+                r#"{"maa_endpoint":"m.example","akv_endpoint":"a.example","kid":"k"}"#,
             ),
         )
         .await;

@@ -1,14 +1,16 @@
 //! The RSA-OAEP-SHA256 (MGF1-SHA256, empty label) wrap of the key provider: `WrapKey` and wrap
 //! mode encrypt to a PEM public key named by `<keypath>-info.json`; `UnWrapKey` decrypts with
-//! the RSA private key a release returned as JWK.
+//! the RSA private key a release returned as JWK, with aws-lc-rs (the same backend as the HTTP
+//! path's unwrap). The JWK text is read in place (the core's borrowing JSON reader); its
+//! private members are decoded only into zeroizing buffers, never into a JSON tree.
 
 use std::path::Path;
 
 use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
+use csc_core::json::{self, Value};
 use csc_core::rsa::oaep::{OaepDecrypt, OaepHash};
 use csc_core::rsa::pkcs1::RsaPrivateKeyDer;
-use csc_core::rsa::private::RsaPrivateKey;
-use serde_json::Value;
+use csc_crypto::unwrap::AwsLcRsaKey;
 use zeroize::Zeroizing;
 
 use super::protocol::{Annotation, KeyInfo};
@@ -96,17 +98,10 @@ pub fn encrypt_to_pem(pem: &[u8], path: &str, data: &[u8]) -> Result<Vec<u8>, Ke
 pub fn wrap_for_key_path(key_path: &str, data: &[u8]) -> Result<Annotation, KeyError> {
     let info_path = format!("{key_path}-info.json");
     let info_bytes = read_limited(Path::new(&info_path))?;
-    let info: Value = serde_json::from_slice(&info_bytes).map_err(|e| KeyError::File {
+    let info = KeyInfo::parse(&info_bytes).map_err(|e| KeyError::File {
         path: info_path.clone(),
-        why: format!("not JSON: {e}"),
+        why: format!("expected public_key_path, kms_endpoint, attester_endpoint: {e}"),
     })?;
-    let info: KeyInfo =
-        serde_json::from_value(crate::config::lowercase_keys(info)).map_err(|e| {
-            KeyError::File {
-                path: info_path.clone(),
-                why: format!("expected public_key_path, kms_endpoint, attester_endpoint: {e}"),
-            }
-        })?;
     let pem = read_limited(Path::new(&info.public_key_path))?;
     let wrapped_data = encrypt_to_pem(&pem, &info.public_key_path, data)?;
     let kid = Path::new(key_path)
@@ -123,11 +118,14 @@ pub fn wrap_for_key_path(key_path: &str, data: &[u8]) -> Result<Annotation, KeyE
     })
 }
 
-fn jwk_member(jwk: &Value, name: &'static str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let text = jwk
-        .get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| KeyError::ReleasedKey(format!("member {name} is missing")))?;
+/// A base64url member of the JWK object `jwk`, decoded into a zeroizing buffer.
+fn jwk_member(jwk: &str, name: &'static str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let missing = || KeyError::ReleasedKey(format!("member {name} is missing or not a string"));
+    let text = match json::get(jwk, name) {
+        Ok(Some(Value::String(s))) => s.as_plain().ok_or_else(missing)?,
+        Ok(_) => return Err(missing()),
+        Err(e) => return Err(KeyError::ReleasedKey(e.to_string())),
+    };
     let mut out = Zeroizing::new(vec![0u8; csc_core::base64::decoded_len_max(text.len())]);
     let n = csc_core::base64::decode_into(text.as_bytes(), &mut out)
         .map_err(|e| KeyError::ReleasedKey(format!("member {name}: {e}")))?;
@@ -137,17 +135,22 @@ fn jwk_member(jwk: &Value, name: &'static str) -> Result<Zeroizing<Vec<u8>>, Key
 
 /// Decrypts `ciphertext` with the RSA private key in the JWK text `jwk_json`.
 pub fn decrypt_with_jwk(jwk_json: &str, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let jwk: Zeroizing<String> = Zeroizing::new(jwk_json.to_string());
-    let jwk: Value =
-        serde_json::from_str(&jwk).map_err(|e| KeyError::ReleasedKey(e.to_string()))?;
-    let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or_default();
+    let jwk = match json::parse(jwk_json) {
+        Ok(Value::Object(o)) => o,
+        Ok(_) => return Err(KeyError::ReleasedKey("not a JSON object".into())),
+        Err(e) => return Err(KeyError::ReleasedKey(e.to_string())),
+    };
+    let kty = match json::get(jwk, "kty") {
+        Ok(Some(Value::String(s))) => s.as_plain().unwrap_or_default(),
+        _ => "",
+    };
     if !kty.starts_with("RSA") {
         return Err(KeyError::ReleasedKey(format!(
             "key type {kty:?}; the annotation's kid must name an RSA key"
         )));
     }
     let [n, e, d, p, q, dp, dq, qi] =
-        ["n", "e", "d", "p", "q", "dp", "dq", "qi"].map(|m| jwk_member(&jwk, m));
+        ["n", "e", "d", "p", "q", "dp", "dq", "qi"].map(|m| jwk_member(jwk, m));
     let (n, e, d, p, q, dp, dq, qi) = (n?, e?, d?, p?, q?, dp?, dq?, qi?);
     let components = RsaPrivateKeyDer {
         n: &n,
@@ -159,10 +162,9 @@ pub fn decrypt_with_jwk(jwk_json: &str, ciphertext: &[u8]) -> Result<Zeroizing<V
         dq: &dq,
         qinv: &qi,
     };
-    let key = Box::new(
-        RsaPrivateKey::from_components(&components)
-            .map_err(|e| KeyError::ReleasedKey(e.to_string()))?,
-    );
+    let key = AwsLcRsaKey::from_components(&components)
+        .map_err(|e| KeyError::ReleasedKey(e.to_string()))?;
+    // aws-lc-rs blinds with its own generator; the seed only satisfies the trait.
     let seed = csc_crypto::unwrap::blinding_seed().map_err(|e| KeyError::Decrypt(e.to_string()))?;
     let mut out = Zeroizing::new(vec![0u8; key.modulus_len()]);
     let len = key

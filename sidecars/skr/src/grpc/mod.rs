@@ -1,6 +1,8 @@
 //! The gRPC key provider (upstream's `key_provider.KeyProviderService`), with server reflection
 //! so that `grpcurl list` works as upstream documents.
 
+pub mod codec;
+pub mod conn;
 pub mod keys;
 pub mod protocol;
 pub mod server;

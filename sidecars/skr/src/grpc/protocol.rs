@@ -1,11 +1,15 @@
 //! The ocicrypt key provider protocol as upstream's gRPC service speaks it: the JSON inside the
 //! `key_provider_key_wrap_protocol_input/output` bytes, the annotation packet that carries a
 //! wrapped key, and the key-info file of wrap mode. Go's encoding of `[]byte` (standard
-//! base64) and its member matching (case-insensitive) are kept.
+//! base64) and its decoding of JSON into upstream's structs ([`crate::gojson`]: folded member
+//! names, last duplicate wins, struct members merge, map keys exact) are kept.
+
+use std::collections::BTreeMap;
 
 use csc_core::base64::{self, Alphabet};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
+
+use crate::gojson::{self, GoJsonError, GoObject};
 
 /// The attestation agent name the service answers to.
 pub const ATTESTATION_AGENT: &str = "skr";
@@ -50,38 +54,62 @@ pub fn b64_encode(bytes: &[u8]) -> String {
     base64::Base64(bytes, Alphabet::Standard).to_string()
 }
 
-/// Finds `<section>.Parameters["attestation-agent"][0]` (case-insensitive names, as Go).
-fn agent_param(section: Option<&Value>, which: &'static str) -> Result<String, ProtocolError> {
-    let params = section
-        .and_then(|s| get_ci(s, "parameters"))
-        .and_then(|p| get_ci(p, "attestation-agent"))
-        .and_then(|a| a.as_array())
+fn input_error(e: GoJsonError) -> ProtocolError {
+    ProtocolError::Input(e.to_string())
+}
+
+/// The key provider input, decoded as upstream's `keyProviderInput` (every known member is
+/// read, so a wrong type anywhere fails as it does in Go).
+#[derive(Debug, Default)]
+struct Input {
+    /// `keywrapparams.ec.Parameters`.
+    ec_parameters: BTreeMap<String, Vec<String>>,
+    /// `keywrapparams.optsdata`.
+    optsdata: Option<String>,
+    /// `keyunwrapparams.dc.Parameters`.
+    dc_parameters: BTreeMap<String, Vec<String>>,
+    /// `keyunwrapparams.annotation`.
+    annotation: Option<String>,
+}
+
+fn parse_input(bytes: &[u8]) -> Result<Input, ProtocolError> {
+    let text = gojson::text(bytes);
+    let top = GoObject::parse(&text).map_err(input_error)?;
+    top.string("op").map_err(input_error)?;
+    let wrap = top.object("keywrapparams").map_err(input_error)?;
+    let ec = wrap.object("ec").map_err(input_error)?;
+    // EncryptConfig also carries a DecryptConfig; upstream decodes it, so its type counts.
+    ec.object("dc")
+        .and_then(|dc| dc.string_lists("parameters"))
+        .map_err(input_error)?;
+    let unwrap = top.object("keyunwrapparams").map_err(input_error)?;
+    Ok(Input {
+        ec_parameters: ec.string_lists("parameters").map_err(input_error)?,
+        optsdata: wrap.string("optsdata").map_err(input_error)?,
+        dc_parameters: unwrap
+            .object("dc")
+            .and_then(|dc| dc.string_lists("parameters"))
+            .map_err(input_error)?,
+        annotation: unwrap.string("annotation").map_err(input_error)?,
+    })
+}
+
+/// `Parameters["attestation-agent"][0]`, base64-decoded (the map key matches exactly, as a
+/// Go map lookup does).
+fn agent_param(
+    parameters: &BTreeMap<String, Vec<String>>,
+    which: &'static str,
+) -> Result<String, ProtocolError> {
+    let first = parameters
+        .get("attestation-agent")
         .and_then(|a| a.first())
-        .and_then(|v| v.as_str())
         .ok_or(ProtocolError::NoAgent(which))?;
-    let bytes = b64_decode("attestation-agent", params)?;
+    let bytes = b64_decode("attestation-agent", first)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn get_ci<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
-    v.as_object()?
-        .iter()
-        .rev()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
-}
-
-fn parse_input(bytes: &[u8]) -> Result<Value, ProtocolError> {
-    let v: Value =
-        serde_json::from_slice(bytes).map_err(|e| ProtocolError::Input(e.to_string()))?;
-    if !v.is_object() {
-        return Err(ProtocolError::Input("not a JSON object".into()));
-    }
-    Ok(v)
-}
-
 /// The annotation packet: what a wrapped layer key carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Annotation {
     /// Key name in the managed HSM.
     pub kid: String,
@@ -89,31 +117,48 @@ pub struct Annotation {
     #[serde(with = "go_bytes")]
     pub wrapped_data: Vec<u8>,
     /// Unused by the RSA wrap; omitted when empty.
-    #[serde(default, with = "go_bytes", skip_serializing_if = "Vec::is_empty")]
+    #[serde(with = "go_bytes", skip_serializing_if = "Vec::is_empty")]
     pub iv: Vec<u8>,
     /// Upstream writes `rsa_3072`; informational.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub wrap_type: String,
     /// Managed HSM host.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub kms_endpoint: String,
     /// MAA host.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub attester_endpoint: String,
 }
 
 mod go_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::Serializer;
 
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::b64_encode(v))
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s: Option<String> = Option::deserialize(d)?;
-        match s {
-            None => Ok(Vec::new()),
-            Some(s) => super::b64_decode("bytes", &s).map_err(serde::de::Error::custom),
-        }
+}
+
+impl Annotation {
+    /// Decodes the annotation packet as upstream's `AnnotationPacket`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ProtocolError> {
+        let bad = |e: GoJsonError| ProtocolError::Annotation(e.to_string());
+        let text = gojson::text(bytes);
+        let o = GoObject::parse(&text).map_err(bad)?;
+        let string = |name| o.string(name).map(Option::unwrap_or_default).map_err(bad);
+        let bytes = |name: &'static str| -> Result<Vec<u8>, ProtocolError> {
+            match o.bytes_text(name).map_err(bad)? {
+                Some(t) => b64_decode(name, &t),
+                None => Ok(Vec::new()),
+            }
+        };
+        Ok(Annotation {
+            kid: string("kid")?,
+            wrapped_data: bytes("wrapped_data")?,
+            iv: bytes("iv")?,
+            wrap_type: string("wrap_type")?,
+            kms_endpoint: string("kms_endpoint")?,
+            attester_endpoint: string("attester_endpoint")?,
+        })
     }
 }
 
@@ -126,21 +171,15 @@ pub struct UnwrapRequest {
 
 /// Parses the input of `UnWrapKey`.
 pub fn parse_unwrap(bytes: &[u8]) -> Result<UnwrapRequest, ProtocolError> {
-    let v = parse_input(bytes)?;
-    let params = get_ci(&v, "keyunwrapparams");
-    let agent = agent_param(params.and_then(|p| get_ci(p, "dc")), "decryption")?;
+    let input = parse_input(bytes)?;
+    let agent = agent_param(&input.dc_parameters, "decryption")?;
     if !agent.eq_ignore_ascii_case(ATTESTATION_AGENT) {
         return Err(ProtocolError::WrongAgent(agent));
     }
-    let annotation_b64 = params
-        .and_then(|p| get_ci(p, "annotation"))
-        .and_then(|a| a.as_str())
+    let annotation_b64 = input
+        .annotation
         .ok_or_else(|| ProtocolError::Annotation("keyunwrapparams.annotation is missing".into()))?;
-    let bytes = b64_decode("annotation", annotation_b64)?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| ProtocolError::Annotation(e.to_string()))?;
-    let annotation: Annotation = serde_json::from_value(crate::config::lowercase_keys(value))
-        .map_err(|e| ProtocolError::Annotation(e.to_string()))?;
+    let annotation = Annotation::parse(&b64_decode("annotation", &annotation_b64)?)?;
     if annotation.kid.is_empty()
         || annotation.kms_endpoint.is_empty()
         || annotation.attester_endpoint.is_empty()
@@ -172,9 +211,8 @@ pub struct WrapRequest {
 
 /// Parses the input of `WrapKey`.
 pub fn parse_wrap(bytes: &[u8]) -> Result<WrapRequest, ProtocolError> {
-    let v = parse_input(bytes)?;
-    let params = get_ci(&v, "keywrapparams");
-    let agent = agent_param(params.and_then(|p| get_ci(p, "ec")), "encryption")?;
+    let input = parse_input(bytes)?;
+    let agent = agent_param(&input.ec_parameters, "encryption")?;
     let (name, key_path) = agent.split_once(':').ok_or(ProtocolError::NoKeyPath)?;
     if !name.eq_ignore_ascii_case(ATTESTATION_AGENT) {
         return Err(ProtocolError::WrongAgent(name.to_string()));
@@ -184,13 +222,10 @@ pub fn parse_wrap(bytes: &[u8]) -> Result<WrapRequest, ProtocolError> {
     if key_path.is_empty() {
         return Err(ProtocolError::NoKeyPath);
     }
-    let opts = params
-        .and_then(|p| get_ci(p, "optsdata"))
-        .and_then(|o| o.as_str())
-        .unwrap_or("");
+    let opts = input.optsdata.unwrap_or_default();
     Ok(WrapRequest {
         key_path,
-        optsdata: b64_decode("optsdata", opts)?,
+        optsdata: b64_decode("optsdata", &opts)?,
     })
 }
 
@@ -205,16 +240,27 @@ pub fn wrap_output(annotation: &Annotation) -> Vec<u8> {
 }
 
 /// `<keypath>-info.json` of wrap mode.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
     /// PEM SubjectPublicKeyInfo of the RSA wrapping key.
     pub public_key_path: String,
     /// Managed HSM host.
-    #[serde(default)]
     pub kms_endpoint: String,
     /// MAA host.
-    #[serde(default)]
     pub attester_endpoint: String,
+}
+
+impl KeyInfo {
+    /// Decodes the file as upstream's `RSAKeyInfo`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, GoJsonError> {
+        let text = gojson::text(bytes);
+        let o = GoObject::parse(&text)?;
+        Ok(KeyInfo {
+            public_key_path: o.string("public_key_path")?.unwrap_or_default(),
+            kms_endpoint: o.string("kms_endpoint")?.unwrap_or_default(),
+            attester_endpoint: o.string("attester_endpoint")?.unwrap_or_default(),
+        })
+    }
 }
 
 #[cfg(test)]

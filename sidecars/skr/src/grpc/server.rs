@@ -1,14 +1,26 @@
 //! The gRPC server: `key_provider.KeyProviderService` over the same [`Service`] as the HTTP API,
 //! plus server reflection (v1 and v1alpha, so old and new `grpcurl` both list it). Requests
 //! are routed by path prefix without a router framework (smaller binary).
+//!
+//! Connections go through the same accept loop and connection table as the HTTP server
+//! (cap, room made by closing the longest-waiting connection, back-off at the descriptor
+//! limit), with the HTTP/2 limits of [`super::conn`]: handshake and idle timeouts, a request
+//! deadline, at most [`MAX_STREAMS`] streams per connection and [`MAX_IN_FLIGHT`] requests in
+//! progress in all (Unavailable beyond).
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 
 use tonic::codegen::{BoxFuture, Context, Poll, Service as TowerService, http};
 use tonic::{Request, Response, Status};
 
+use super::conn::{Activity, DeadlineBody, GrpcWatchdog};
 use super::keys;
 use super::pb::key_provider_service_server::{KeyProviderService, KeyProviderServiceServer};
 use super::pb::{
@@ -18,21 +30,26 @@ use super::pb::{
 };
 use super::protocol;
 use crate::api::body::{RuntimeDataRequest, decode_base64};
-use crate::api::http::{Service, ServiceError};
+use crate::api::http::{DRAIN_TIMEOUT, Service, ServiceError};
+use crate::server::accept::{OnConnection, accept_loop};
+use crate::server::connection_cap;
+use crate::server::conns::{ConnHandle, Connections};
+use crate::server::drive::drive;
+use crate::server::stream::ConnStream;
 
 /// Largest request message accepted.
 pub const MAX_MESSAGE: usize = 1024 * 1024;
+/// Streams one connection may have open at once.
+pub const MAX_STREAMS: u32 = 8;
+/// Requests in progress across all connections (each may hold up to [`MAX_MESSAGE`]).
+pub const MAX_IN_FLIGHT: usize = 32;
+/// Largest request header block.
+const MAX_HEADERS: u32 = 16 * 1024;
 
-/// The gRPC status for a service failure: what the HTTP API answers with 400 is an invalid
-/// argument, 403 a refusal, 5xx an internal error (upstream answers Unknown for all of them).
+/// The gRPC status for a service failure: the code of its class (README, "Status codes";
+/// upstream answers Unknown for all of them).
 pub fn grpc_status(e: ServiceError) -> Status {
-    match e.status.as_u16() {
-        400 | 413 => Status::invalid_argument(e.message),
-        403 => Status::permission_denied(e.message),
-        404 => Status::not_found(e.message),
-        502..=504 => Status::unavailable(e.message),
-        _ => Status::internal(e.message),
-    }
+    Status::new(e.failure.grpc_code(), e.message)
 }
 
 /// The key provider over a [`Service`].
@@ -85,8 +102,7 @@ impl<S: Service> KeyProviderService for KeyProvider<S> {
             .release_key(release)
             .await
             .map_err(grpc_status)?;
-        let jwk = zeroize::Zeroizing::new(jwk);
-        let plain = keys::decrypt_with_jwk(&jwk, &ann.wrapped_data)
+        let plain = keys::decrypt_with_jwk(jwk.expose(), &ann.wrapped_data)
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(KeyProviderKeyWrapProtocolOutput {
             key_provider_key_wrap_protocol_output: protocol::unwrap_output(&plain),
@@ -199,12 +215,71 @@ pub enum GrpcError {
     /// The reflection service could not be built from the descriptor set.
     #[error("gRPC reflection: {0}")]
     Reflection(String),
-    /// The transport failed.
-    #[error("gRPC server: {0}")]
-    Transport(#[from] tonic::transport::Error),
 }
 
-/// Serves the key provider and reflection on `listener` until `shutdown` completes.
+struct GrpcConnections<D> {
+    dispatch: D,
+    in_flight: Arc<Semaphore>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+fn busy() -> Resp {
+    Status::unavailable(format!(
+        "server busy: {MAX_IN_FLIGHT} requests in progress; retry shortly"
+    ))
+    .into_http()
+}
+
+impl<D> OnConnection for GrpcConnections<D>
+where
+    D: TowerService<Req, Response = Resp, Error = Infallible> + Clone + Send + Sync + 'static,
+    D::Future: Send + 'static,
+{
+    fn serve(&mut self, stream: TcpStream, handle: ConnHandle) {
+        let stream = ConnStream::new(stream, handle.clone());
+        let state = stream.state();
+        let activity = Activity::new(handle.clone());
+        let dispatch = self.dispatch.clone();
+        let in_flight = self.in_flight.clone();
+        let streams = activity.clone();
+        let service =
+            hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let mut dispatch = dispatch.clone();
+                let permit = in_flight.clone().try_acquire_owned();
+                let guard = Arc::new(Mutex::new(streams.stream_opened()));
+                async move {
+                    let Ok(permit) = permit else {
+                        return Ok::<_, Infallible>(busy());
+                    };
+                    let req =
+                        req.map(|b| tonic::body::Body::new(DeadlineBody::new(b, guard.clone())));
+                    let response = dispatch.call(req).await;
+                    drop((permit, guard));
+                    response
+                }
+            });
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(MAX_STREAMS)
+            .max_header_list_size(MAX_HEADERS)
+            .keep_alive_interval(Some(Duration::from_secs(60)))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .serve_connection(TokioIo::new(stream), service);
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            let mut dog = GrpcWatchdog::new(state.clone(), activity);
+            drive(conn, handle, state, stop, Some(&mut dog)).await;
+        });
+    }
+
+    fn refuse(&mut self, stream: TcpStream) {
+        // Nothing HTTP/2 can say before its handshake: close.
+        drop(stream);
+    }
+}
+
+/// Serves the key provider and reflection on `listener` until `shutdown` completes, then
+/// drains connections.
 pub async fn serve<S: Service>(
     listener: tokio::net::TcpListener,
     service: Arc<S>,
@@ -227,9 +302,23 @@ pub async fn serve<S: Service>(
         reflection_v1,
         reflection_v1alpha,
     };
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .serve_with_incoming_shutdown(dispatch, incoming, shutdown)
-        .await?;
+    let conns = Connections::new(connection_cap());
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut on = GrpcConnections {
+        dispatch,
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        stop,
+    };
+    log::debug!("gRPC server: at most {} connections", conns.cap());
+    accept_loop(&listener, &conns, shutdown, &mut on).await;
+    drop(listener);
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(DRAIN_TIMEOUT, conns.wait_empty())
+        .await
+        .is_err()
+    {
+        log::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+        conns.close_all();
+    }
     Ok(())
 }

@@ -18,19 +18,43 @@ pub struct Skr {
     pub lines: mpsc::Receiver<String>,
 }
 
-pub fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_skr")
+/// The binary under test: this build's, or `SKR_UNDER_TEST` (to run the same tests against
+/// another build, e.g. the one before a fix).
+pub fn exe() -> String {
+    std::env::var("SKR_UNDER_TEST").unwrap_or_else(|_| env!("CARGO_BIN_EXE_skr").to_string())
 }
 
 impl Skr {
     /// Starts `skr -simulate -port 0 -loglevel info` plus `extra`, and waits until it listens.
     pub fn start(extra: &[&str]) -> Skr {
-        Self::start_with_env(extra, &[])
+        Self::spawn(extra, &[], None)
     }
 
     /// As [`Skr::start`], with further environment variables.
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Skr {
-        let mut child = Command::new(exe())
+        Self::spawn(extra, env, None)
+    }
+
+    /// As [`Skr::start`], with the open-file limit (soft and hard) set to `nofile` first.
+    pub fn start_limited(extra: &[&str], nofile: Option<u32>) -> Skr {
+        Self::spawn(extra, &[], nofile)
+    }
+
+    fn spawn(extra: &[&str], env: &[(&str, &str)], nofile: Option<u32>) -> Skr {
+        let mut cmd = match nofile {
+            // `exec` keeps the pid: the child is skr itself.
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args([
+                    "-c",
+                    &format!("ulimit -n {n} && exec \"$0\" \"$@\""),
+                    &exe(),
+                ]);
+                c
+            }
+            None => Command::new(exe()),
+        };
+        let mut child = cmd
             .args(["-simulate", "-port", "0", "-loglevel", "info"])
             .args(extra)
             .envs(env.iter().copied())
@@ -107,6 +131,40 @@ impl Skr {
     pub fn kid(&self, which: &str) -> &str {
         self.sim["keys"][which].as_str().expect("kid")
     }
+
+    /// A field of `/proc/<pid>/status` in kB (`VmRSS:`, `VmHWM:`).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        proc_status_kb(self.child.id(), field)
+    }
+
+    /// CPU time used so far (user + system), from `/proc/<pid>/stat`.
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the parenthesised command name, from `state`; utime and stime are
+        // fields 14 and 15 of the line, so 11 and 12 here.
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = field(11) + field(12);
+        // USER_HZ is 100 on Linux.
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// Standard-error lines received so far.
+    pub fn drain_lines(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+}
+
+/// A field of `/proc/<pid>/status` in kB.
+pub fn proc_status_kb(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Drop for Skr {
@@ -123,52 +181,76 @@ pub struct Conn {
 
 impl Conn {
     pub fn open(addr: SocketAddr) -> Conn {
-        let s = TcpStream::connect(addr).expect("connect");
+        Self::try_open(addr).expect("connect")
+    }
+
+    /// As [`Conn::open`]; `None` if the connection cannot be made within 2 s.
+    pub fn try_open(addr: SocketAddr) -> Option<Conn> {
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
         s.set_nodelay(true).ok();
         s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-        Conn {
+        Some(Conn {
             stream: BufReader::new(s),
-        }
+        })
     }
 
     /// Sends raw bytes as the request body of `method path` and reads one answer.
     pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+        self.try_request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// As [`Conn::request`], with failures as errors instead of panics.
+    pub fn try_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> std::io::Result<(u16, String)> {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         let s = self.stream.get_mut();
-        s.write_all(head.as_bytes()).expect("write");
+        s.write_all(head.as_bytes())?;
         // The server may answer (413) and close before an oversized body is sent in full.
         let _ = s.write_all(body);
-        self.read_answer()
+        self.try_read_answer()
     }
 
     pub fn read_answer(&mut self) -> (u16, String) {
+        self.try_read_answer()
+            .unwrap_or_else(|e| panic!("reading an answer: {e}"))
+    }
+
+    /// Reads one answer (status and body).
+    pub fn try_read_answer(&mut self) -> std::io::Result<(u16, String)> {
+        let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
         let mut status_line = String::new();
-        self.stream
-            .read_line(&mut status_line)
-            .expect("status line");
+        self.stream.read_line(&mut status_line)?;
         let status: u16 = status_line
             .get(9..12)
             .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("not HTTP: {status_line:?}"));
+            .ok_or_else(|| bad(format!("not HTTP: {status_line:?}")))?;
         let mut len = 0usize;
         loop {
             let mut h = String::new();
-            self.stream.read_line(&mut h).expect("header");
+            self.stream.read_line(&mut h)?;
             if h == "\r\n" || h.is_empty() {
                 break;
             }
             if let Some((k, v)) = h.split_once(':')
                 && k.eq_ignore_ascii_case("content-length")
             {
-                len = v.trim().parse().expect("content-length");
+                len = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(format!("content-length {v:?}")))?;
             }
         }
         let mut body = vec![0u8; len];
-        self.stream.read_exact(&mut body).expect("body");
-        (status, String::from_utf8_lossy(&body).into_owned())
+        self.stream.read_exact(&mut body)?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 }
 
@@ -179,4 +261,24 @@ pub fn call(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, St
 
 pub fn b64(bytes: &[u8]) -> String {
     csc_core::base64::Base64(bytes, csc_core::base64::Alphabet::Standard).to_string()
+}
+
+/// A loopback TCP server that answers every connection with a line that is not TLS, for a
+/// minute: a TLS client to it fails its handshake. Returns its `host:port`.
+pub fn dead_tls_endpoint() -> (String, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    l.set_nonblocking(true).expect("nonblocking");
+    let h = std::thread::spawn(move || {
+        let end = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < end {
+            match l.accept() {
+                Ok((mut s, _)) => {
+                    let _ = s.write_all(b"this is not TLS\r\n");
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    (format!("127.0.0.1:{port}"), h)
 }
