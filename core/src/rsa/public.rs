@@ -150,21 +150,31 @@ fn monty_params(n: Odd<U4096>) -> FixedMontyParams<{ U4096::LIMBS }> {
     FixedMontyParams::new_vartime(n)
 }
 
-/// `x^e mod n` by left-to-right square-and-multiply over the bits of the public exponent: for
-/// an exponent of a few bits this needs no window table (`pow_vartime` keeps sixteen 4096-bit
-/// powers on the stack, more than the whole verification may use on a microcontroller).
+/// `x^e mod n` (x below n) in a frame of its own.
 #[inline(never)]
 fn pow_public(x: &U4096, e: u64, params: &FixedMontyParams<{ U4096::LIMBS }>) -> U4096 {
-    let base = FixedMontyForm::new(x, params);
-    let mut acc = base;
+    pow_by_public_exponent(&FixedMontyForm::new(x, params), e).retrieve()
+}
+
+/// `base^e` by left-to-right square-and-multiply over the bits of a public exponent. It
+/// branches on the exponent's bits only, so it is constant-time in the base (the blinding and
+/// fault check of the private key use it with secret bases). For an exponent of a few bits it
+/// needs no window table: crypto-bigint's `pow_vartime` and `pow_bounded_exp` build sixteen
+/// powers first (14 multiplications before the first bit; for 65537, 17 are needed in all),
+/// and at 4096 bits the table alone is 8 KB of stack.
+pub(crate) fn pow_by_public_exponent<const L: usize>(
+    base: &FixedMontyForm<L>,
+    e: u64,
+) -> FixedMontyForm<L> {
+    let mut acc = *base;
     let top = u64::BITS.saturating_sub(e.leading_zeros());
     for bit in (0..top.saturating_sub(1)).rev() {
         acc = acc.square();
         if (e >> bit) & 1 == 1 {
-            acc = acc.mul(&base);
+            acc = acc.mul(base);
         }
     }
-    acc.retrieve()
+    acc
 }
 
 /// EMSA-PSS-VERIFY (RFC 8017 section 9.1.2) for SHA-384 / MGF1-SHA-384 / salt 48.
