@@ -23,4 +23,4 @@ if (( bytes > limit )); then
   echo "FAIL: verification needs $bytes bytes of stack, more than $limit" >&2
   exit 1
 fi
-echo "verify on $target: stack $bytes bytes (limit $limit), code $code bytes (text+rodata, opt-level s, parse+verify incl. built-in roots)"
+echo "verify on $target: stack $bytes bytes (limit $limit), code $code bytes (text+rodata; the core at opt-level 2, the rest at s; parse+verify incl. built-in roots)"

@@ -275,10 +275,13 @@ fn check_verification(input: &[u8]) -> usize {
         Ok(v) => v.tcb.raw() as usize,
         Err(e) => e.category() as usize,
     };
-    // The same bytes as an input whose HCL variable data must be bound.
+    // The same bytes as an input whose HCL variable data must be bound. The verifier holds the
+    // backend by reference, as `verify` does: one instantiation of the chain code, as a
+    // firmware program has (a `Verifier<CoreCrypto>` beside `verify`'s `Verifier<&CoreCrypto>`
+    // would link all of it twice, about 7 KB).
     let mut scratch = [0u8; 2048];
     if let Ok(p) = csc_core::input::parse(input, &mut scratch, None) {
-        let mut verifier = csc_core::verify::Verifier::new(CoreCrypto, options);
+        let mut verifier = csc_core::verify::Verifier::new(&CoreCrypto, options);
         out ^= match verifier.verify_input(&p, &evidence) {
             Ok(v) => usize::from(v.hcl_variable_data.is_some()),
             Err(e) => e.category() as usize,

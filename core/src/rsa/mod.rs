@@ -12,7 +12,7 @@ pub mod mgf1;
 pub mod oaep;
 pub mod private;
 pub mod public;
-mod uint_bytes;
+pub(crate) mod uint_bytes;
 
 /// The PKCS#1 `RSAPrivateKey` reader, which lives with the other key readers.
 pub use crate::private_key::pkcs1;

@@ -114,6 +114,11 @@ impl RsaPrivateKey {
 
     #[inline(never)]
     fn raw(&self, c: &[u8], seed: &BlindingSeed, em: &mut [u8]) -> Result<(), OaepError> {
+        // RSADP: the ciphertext, as an integer, must be below n (both are k big-endian bytes,
+        // so byte order is numeric order; both are public).
+        if c >= self.n.get(..self.n_len).unwrap_or(&[]) {
+            return Err(OaepError::CiphertextRange);
+        }
         match &self.crt {
             Crt::Primes1024(k) => k.decrypt_raw(c, seed, em),
             Crt::Primes2048(k) => k.decrypt_raw(c, seed, em),
@@ -180,6 +185,13 @@ pub(crate) mod tests {
     pub(crate) fn vector_key() -> RsaPrivateKey {
         let mut scratch = [0u8; 2048];
         RsaPrivateKey::from_pem_or_der(PEM, &mut scratch).unwrap()
+    }
+
+    /// The vector key as DER PKCS#1 `RSAPrivateKey`.
+    pub(crate) fn vector_key_der() -> Vec<u8> {
+        let mut scratch = [0u8; 2048];
+        let (_, der) = crate::private_key::pem::unarmor(PEM, &mut scratch).unwrap();
+        der.to_vec()
     }
 
     /// Textbook RSA with the public key (tests only).

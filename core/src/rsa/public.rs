@@ -92,10 +92,15 @@ fn bit_len(be: &[u8]) -> usize {
     }
 }
 
-/// Checks the key and computes `signature^e mod n` into `out` as `k = len(n)` big-endian bytes.
-/// Returns the modulus length in bits and the filled part of `out`.
+/// Montgomery parameters modulo an RSA modulus of up to 4096 bits.
+pub type ModulusParams = FixedMontyParams<{ U4096::LIMBS }>;
+
+/// Checks the key and computes `signature^e mod n` into `out` as `k = len(n)` big-endian bytes,
+/// with `params` if they are the modulus's (else computed here). Returns the modulus length in
+/// bits and the filled part of `out`.
 fn public_op<'o>(
     key: &RsaPublicKey<'_>,
+    params: Option<&ModulusParams>,
     signature: &[u8],
     out: &'o mut [u8; MAX_MODULUS_BYTES],
 ) -> Result<(usize, &'o mut [u8]), RsaError> {
@@ -126,45 +131,74 @@ fn public_op<'o>(
         .iter()
         .skip_while(|b| **b == 0)
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-
-    let n =
-        uint_bytes::from_be::<{ U4096::LIMBS }>(n_bytes).ok_or(RsaError::ModulusSize { bits })?;
-    let x = uint_bytes::from_be::<{ U4096::LIMBS }>(signature).ok_or(RsaError::Invalid)?;
-    // RSAVP1: the signature representative must be below the modulus.
-    if x >= n {
-        return Err(RsaError::Invalid);
-    }
-    let n = Odd::new(n)
-        .into_option()
-        .ok_or(RsaError::ModulusSize { bits })?;
-    let y = pow_public(&x, e_value, &monty_params(n));
     let em = out.get_mut(..k).ok_or(RsaError::Invalid)?;
-    uint_bytes::write_be(&y, em);
+    exponentiate(n_bytes, params, signature, e_value, em)?;
     Ok((bits, em))
 }
 
-/// The Montgomery parameters of a public modulus, in a frame of their own: computing R^2 mod n
-/// is the deepest use of stack in verification.
+/// `signature^e mod n` into `em`. The frames are split so that the deepest path (computing
+/// the Montgomery parameters) has only the modulus and the parameters' slot below it.
 #[inline(never)]
-fn monty_params(n: Odd<U4096>) -> FixedMontyParams<{ U4096::LIMBS }> {
-    FixedMontyParams::new_vartime(n)
+fn exponentiate(
+    n_bytes: &[u8],
+    params: Option<&ModulusParams>,
+    signature: &[u8],
+    e: u64,
+    em: &mut [u8],
+) -> Result<(), RsaError> {
+    let n = uint_bytes::from_be::<{ U4096::LIMBS }>(n_bytes).ok_or(RsaError::Invalid)?;
+    let n = Odd::new(n).into_option().ok_or(RsaError::Invalid)?;
+    match params.filter(|p| p.modulus() == &n) {
+        Some(params) => pow_into(params, signature, e, em),
+        None => pow_into(&monty_params(&n), signature, e, em),
+    }
 }
 
-/// `x^e mod n` by left-to-right square-and-multiply over the bits of the public exponent: for
-/// an exponent of a few bits this needs no window table (`pow_vartime` keeps sixteen 4096-bit
-/// powers on the stack, more than the whole verification may use on a microcontroller).
+/// The Montgomery parameters of a public modulus, in a frame of their own: computing R^2 mod n
+/// (crypto-bigint squares R mod n into 8192 bits, then reduces) is the deepest use of stack in
+/// verification.
 #[inline(never)]
-fn pow_public(x: &U4096, e: u64, params: &FixedMontyParams<{ U4096::LIMBS }>) -> U4096 {
-    let base = FixedMontyForm::new(x, params);
-    let mut acc = base;
+fn monty_params(n: &Odd<U4096>) -> ModulusParams {
+    FixedMontyParams::new_vartime(*n)
+}
+
+/// `signature^e` modulo the parameters' modulus into `em` (RSAVP1).
+#[inline(never)]
+fn pow_into(
+    params: &ModulusParams,
+    signature: &[u8],
+    e: u64,
+    em: &mut [u8],
+) -> Result<(), RsaError> {
+    let x = uint_bytes::from_be::<{ U4096::LIMBS }>(signature).ok_or(RsaError::Invalid)?;
+    // The signature representative must be below the modulus.
+    if &x >= params.modulus().as_ref() {
+        return Err(RsaError::Invalid);
+    }
+    let y = pow_by_public_exponent(&FixedMontyForm::new(&x, params), e).retrieve();
+    uint_bytes::write_be(&y, em);
+    Ok(())
+}
+
+/// `base^e` by left-to-right square-and-multiply over the bits of a public exponent. It
+/// branches on the exponent's bits only, so it is constant-time in the base (the blinding and
+/// fault check of the private key use it with secret bases). For an exponent of a few bits it
+/// needs no window table: crypto-bigint's `pow_vartime` and `pow_bounded_exp` build sixteen
+/// powers first (14 multiplications before the first bit; for 65537, 17 are needed in all),
+/// and at 4096 bits the table alone is 8 KB of stack.
+pub(crate) fn pow_by_public_exponent<const L: usize>(
+    base: &FixedMontyForm<L>,
+    e: u64,
+) -> FixedMontyForm<L> {
+    let mut acc = *base;
     let top = u64::BITS.saturating_sub(e.leading_zeros());
     for bit in (0..top.saturating_sub(1)).rev() {
         acc = acc.square();
         if (e >> bit) & 1 == 1 {
-            acc = acc.mul(&base);
+            acc = acc.mul(base);
         }
     }
-    acc.retrieve()
+    acc
 }
 
 /// EMSA-PSS-VERIFY (RFC 8017 section 9.1.2) for SHA-384 / MGF1-SHA-384 / salt 48.
@@ -243,8 +277,21 @@ pub fn verify(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), RsaError> {
+    verify_with_params(key, None, padding, message, signature)
+}
+
+/// [`verify`] with the Montgomery parameters of the key's modulus computed beforehand (for a
+/// built-in key, at compile time: see [`crate::verify::roots`]), which saves computing R^2 mod
+/// n for each signature. Parameters of another modulus are ignored.
+pub fn verify_with_params(
+    key: &RsaPublicKey<'_>,
+    params: Option<&ModulusParams>,
+    padding: Padding,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), RsaError> {
     let mut buf = [0u8; MAX_MODULUS_BYTES];
-    let (bits, em) = public_op(key, signature, &mut buf)?;
+    let (bits, em) = public_op(key, params, signature, &mut buf)?;
     let ok = match padding {
         Padding::PssSha384 => pss_sha384_check(em, bits, &Sha384::digest(message)),
         Padding::Pkcs1Sha256 => pkcs1_check(em, SHA256_PREFIX, &Sha256::digest(message)),

@@ -42,6 +42,23 @@ pub(crate) fn write_be<const L: usize>(n: &Uint<L>, out: &mut [u8]) {
     }
 }
 
+/// A number of up to `2 * L` limbs (big-endian `bytes`) as its low and high `L`-limb halves,
+/// or `None` if it does not fit.
+pub(crate) fn from_be_halves<const L: usize>(bytes: &[u8]) -> Option<(Uint<L>, Uint<L>)> {
+    let mid = bytes.len().saturating_sub(Uint::<L>::BYTES);
+    let (hi, lo) = bytes.split_at_checked(mid).unwrap_or((&[], bytes));
+    Some((from_be(lo)?, from_be(hi)?))
+}
+
+/// Writes `lo + hi * 2^(W*L)` into `out`, big-endian (the inverse of [`from_be_halves`]).
+pub(crate) fn write_halves_be<const L: usize>(lo: &Uint<L>, hi: &Uint<L>, out: &mut [u8]) {
+    let mid = out.len().saturating_sub(Uint::<L>::BYTES);
+    if let Some((high, low)) = out.split_at_mut_checked(mid) {
+        write_be(lo, low);
+        write_be(hi, high);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +82,19 @@ mod tests {
         let mut back = [0u8; 32];
         write_be(&v, &mut back);
         assert_eq!(back, full);
+    }
+
+    #[test]
+    fn halves_round_trip() {
+        let bytes: std::vec::Vec<u8> = (1..=30).collect();
+        let (lo, hi) = from_be_halves::<{ U128::LIMBS }>(&bytes).unwrap();
+        assert_eq!(lo, from_be(&bytes[14..]).unwrap());
+        assert_eq!(hi, from_be(&bytes[..14]).unwrap());
+        let mut out = [0u8; 30];
+        write_halves_be(&lo, &hi, &mut out);
+        assert_eq!(&out[..], &bytes[..]);
+        assert!(from_be_halves::<{ U128::LIMBS }>(&[1u8; 33]).is_none());
+        let (lo, hi) = from_be_halves::<{ U128::LIMBS }>(&[7u8; 3]).unwrap();
+        assert_eq!((lo, hi), (U128::from_u32(0x070707), U128::ZERO));
     }
 }

@@ -89,7 +89,9 @@ impl<C: Crypto + ?Sized> Crypto for &C {
     }
 }
 
-/// The core's own backend: `p384` and fixed-size RSA, no heap.
+/// The core's own backend: `p384` and fixed-size RSA, no heap. Signatures under AMD's built-in
+/// ARKs and ASKs use their precomputed Montgomery parameters when the core has them
+/// ([`super::roots::rsa_params`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CoreCrypto;
 
@@ -120,8 +122,9 @@ impl Crypto for CoreCrypto {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        use crate::rsa::public::{RsaError, verify};
-        verify(key, padding, message, signature).map_err(|e| match e {
+        use crate::rsa::public::{RsaError, verify_with_params};
+        let params = super::roots::rsa_params(key.modulus);
+        verify_with_params(key, params, padding, message, signature).map_err(|e| match e {
             RsaError::ModulusSize { .. } | RsaError::Exponent => SignatureError::Key,
             _ => SignatureError::Invalid,
         })
