@@ -1,5 +1,8 @@
 //! The `tracing` subscriber that prints logrus's text lines. Spans carry nothing the log
-//! shows (upstream has none), so they are accepted and ignored.
+//! shows (upstream has none), so they are accepted and ignored. Libraries that are not ours
+//! (h2, tonic, ...) are heard at warning and error only: their debug chatter is about frames
+//! and connections, not what an operator of the sidecar can act on, and it is no output
+//! upstream has.
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -101,9 +104,16 @@ fn event_line(event: &Event<'_>) -> String {
     )
 }
 
+/// True for events of csc-rs's own crates (a target is the module path by default).
+fn is_ours(target: &str) -> bool {
+    let krate = target.split("::").next().unwrap_or(target);
+    krate.starts_with("csc_") || matches!(krate, "skr" | "encfs")
+}
+
 impl Subscriber for Logrus {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        *metadata.level() <= self.max
+        let level = *metadata.level();
+        level <= self.max && (level <= Level::WARN || is_ours(metadata.target()))
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -133,6 +143,22 @@ mod tests {
     use std::io::Read;
 
     #[test]
+    fn our_crates_are_told_apart() {
+        for t in [
+            "skr",
+            "skr::server::drive",
+            "encfs::sidecar",
+            "csc_azure::http",
+            "csc_cli",
+        ] {
+            assert!(is_ours(t), "{t}");
+        }
+        for t in ["h2::proto", "tonic", "skrx", "hyper_util::client", ""] {
+            assert!(!is_ours(t), "{t}");
+        }
+    }
+
+    #[test]
     fn lines_cannot_be_forged() {
         assert_eq!(
             line("info", "a\nlevel=error msg=x\r", &[]),
@@ -158,6 +184,9 @@ mod tests {
             tracing::info!(zeta = 2, alpha = "a b", "starting {}", "skr");
             tracing::warn!("two\nlines");
             tracing::error!(port = 8080u16, "bind failed");
+            tracing::info!(target: "h2::proto", "not ours, not shown");
+            tracing::warn!(target: "h2::proto", "not ours, shown");
+            tracing::info!(target: "skr::server", "ours");
         });
         let mut text = String::new();
         std::fs::File::open(&path)
@@ -168,7 +197,9 @@ mod tests {
             text,
             "level=info msg=starting skr alpha=a b zeta=2\n\
              level=warning msg=two\\nlines\n\
-             level=error msg=bind failed port=8080\n"
+             level=error msg=bind failed port=8080\n\
+             level=warning msg=not ours, shown\n\
+             level=info msg=ours\n"
         );
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
