@@ -96,10 +96,10 @@ fn parse_bool(s: &str) -> Option<bool> {
 
 /// The flag's name and inline value, or `None` if `arg` is not a flag.
 fn split_flag(arg: &str) -> Option<Result<(&str, Option<&str>), FlagError>> {
-    if arg.len() < 2 || !arg.starts_with('-') {
+    if arg == "-" {
         return None;
     }
-    let body = arg.strip_prefix("--").unwrap_or(&arg[1..]);
+    let body = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
     if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
         return Some(Err(FlagError::BadSyntax(arg.to_string())));
     }

@@ -45,3 +45,15 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Whatever a value holds (dashes, `=`, line breaks), both Go forms give it back whole.
+    #[test]
+    fn values_come_back_whole(value in ".{0,24}") {
+        let spec = &SPECS[0];
+        let inline = Flags::parse(spec, vec![format!("-port={value}")]).unwrap();
+        prop_assert_eq!(inline.value("port"), Some(value.as_str()));
+        let separate = Flags::parse(spec, vec!["--port".to_string(), value.clone()]).unwrap();
+        prop_assert_eq!(separate.value("port"), Some(value.as_str()));
+    }
+}
