@@ -6,10 +6,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use csc_cli::flag::{FlagError, FlagSpec, Flags, Positionals};
+use csc_cli::logging::LogLevel;
 use csc_mount::mount::Exposure;
 use zeroize::Zeroizing;
-
-use crate::logging::LogLevel;
 
 /// The usage text.
 pub const USAGE: &str = "\
@@ -94,77 +94,32 @@ pub enum ArgsError {
     /// `-help` / `-h`.
     #[error("help requested")]
     Help,
+    /// A command line Go's flag package refuses (names the flag).
+    #[error(transparent)]
+    Flag(FlagError),
     /// Anything else; the message names the flag.
     #[error("{0}")]
     Usage(String),
 }
 
-const VALUE_FLAGS: &[&str] = &[
-    "base64",
-    "loglevel",
-    "logfile",
-    "readyfile",
-    "exposure",
-    "blocksize",
-    "numblocks",
-    "cachesize",
-    "cafile",
-    "imds",
-    "trust-ark",
-];
-const BOOL_FLAGS: &[&str] = &["help", "h"];
-
-/// Parses Go-style flags into (name, value) pairs; stops at `--` or the first non-flag.
-fn parse_flags(args: &[String]) -> Result<Vec<(String, Zeroizing<String>)>, ArgsError> {
-    let mut out = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if a == "--" {
-            if let Some(extra) = it.next() {
-                return Err(ArgsError::Usage(format!(
-                    "unexpected argument {extra:?} (every setting is a flag)"
-                )));
-            }
-            break;
-        }
-        let Some(body) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')) else {
-            return Err(ArgsError::Usage(format!(
-                "unexpected argument {a:?} (every setting is a flag)"
-            )));
-        };
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (body, None),
-        };
-        if BOOL_FLAGS.contains(&name) {
-            match inline {
-                None | Some("true") | Some("1") => {
-                    out.push((name.to_string(), Zeroizing::new("true".into())))
-                }
-                Some("false") | Some("0") => {}
-                Some(v) => {
-                    return Err(ArgsError::Usage(format!(
-                        "invalid boolean value {v:?} for -{name}"
-                    )));
-                }
-            }
-        } else if VALUE_FLAGS.contains(&name) {
-            let value = match inline {
-                Some(v) => v.to_string(),
-                None => it
-                    .next()
-                    .ok_or_else(|| ArgsError::Usage(format!("flag needs an argument: -{name}")))?
-                    .clone(),
-            };
-            out.push((name.to_string(), Zeroizing::new(value)));
-        } else {
-            return Err(ArgsError::Usage(format!(
-                "flag provided but not defined: -{name}"
-            )));
-        }
-    }
-    Ok(out)
-}
+/// encfs's flags, read as Go reads them: nothing but flags.
+const FLAGS: FlagSpec<'static> = FlagSpec {
+    bools: &[],
+    values: Some(&[
+        "base64",
+        "loglevel",
+        "logfile",
+        "readyfile",
+        "exposure",
+        "blocksize",
+        "numblocks",
+        "cachesize",
+        "cafile",
+        "imds",
+        "trust-ark",
+    ]),
+    positionals: Positionals::Stop,
+};
 
 /// Largest cache accepted per filesystem.
 pub const MAX_CACHE_SIZE: usize = 16 << 30;
@@ -204,17 +159,16 @@ fn number(name: &str, v: &str) -> Result<usize, ArgsError> {
 impl Args {
     /// Parses `args` (without the program name) with `env` for the environment.
     pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Self, ArgsError> {
-        let flags = parse_flags(args)?;
-        let flag = |name: &str| -> Option<Zeroizing<String>> {
-            flags
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
-        if flag("help").is_some() || flag("h").is_some() {
-            return Err(ArgsError::Help);
+        let flags = Flags::parse(&FLAGS, args.iter().cloned()).map_err(|e| match e {
+            FlagError::Help => ArgsError::Help,
+            e => ArgsError::Flag(e),
+        })?;
+        if let Some(extra) = flags.positional().first() {
+            return Err(ArgsError::Usage(format!(
+                "unexpected argument {extra:?} (every setting is a flag)"
+            )));
         }
+        let flag = |name: &str| flags.value(name).map(|v| Zeroizing::new(v.to_string()));
         let nonempty_env = |k: &str| env(k).filter(|v| !v.is_empty());
         let base64 = flag("base64")
             .or_else(|| nonempty_env(ENV_ARGS).map(Zeroizing::new))

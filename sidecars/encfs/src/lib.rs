@@ -18,8 +18,6 @@ pub mod error;
 #[cfg(feature = "runtime")]
 pub mod key;
 #[cfg(feature = "runtime")]
-pub mod logging;
-#[cfg(feature = "runtime")]
 pub mod sidecar;
 #[cfg(feature = "runtime")]
 pub mod source;

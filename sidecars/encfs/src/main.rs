@@ -3,9 +3,10 @@
 
 use std::process::ExitCode;
 
+use csc_cli::logging;
 use csc_mount::signals::TermSignals;
 use encfs::args::{Args, ArgsError, USAGE};
-use encfs::{Error, logging, sidecar};
+use encfs::{Error, sidecar};
 
 /// glibc raises its mmap threshold each time a large buffer is freed, after which block
 /// buffers and HTTP bodies come from per-thread arenas that keep freed memory: resident
@@ -49,9 +50,9 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Err(ArgsError::Usage(m)) => {
+        Err(e) => {
             // Go's flag package exits 2 on a bad command line.
-            eprintln!("encfs: {m}\n{USAGE}");
+            eprintln!("encfs: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };

@@ -8,6 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use csc_cli::flag::{FlagError, FlagSpec, Flags, Positionals};
 use csc_core::base64;
 use serde::Deserialize;
 
@@ -21,39 +22,7 @@ pub enum ServerType {
 }
 
 /// Log verbosity, with logrus's level names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// `panic`, `fatal`, `error`: errors only.
-    Error,
-    /// `warning` / `warn` (upstream's default).
-    Warning,
-    /// `info`.
-    Info,
-    /// `debug`.
-    Debug,
-    /// `trace`.
-    Trace,
-}
-
-impl LogLevel {
-    /// Parses a logrus level name.
-    pub fn parse(s: &str) -> Result<LogLevel, ConfigError> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "panic" | "fatal" | "error" => LogLevel::Error,
-            "warning" | "warn" => LogLevel::Warning,
-            "info" => LogLevel::Info,
-            "debug" => LogLevel::Debug,
-            "trace" => LogLevel::Trace,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    what: "-loglevel",
-                    value: s.to_string(),
-                    why: "expected trace, debug, info, warning, error, fatal or panic",
-                });
-            }
-        })
-    }
-}
+pub use csc_cli::logging::LogLevel;
 
 /// Where the certificate chain comes from (`certcache` in `SkrSideCarArgs`), as upstream.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -163,12 +132,9 @@ pub enum ConfigError {
     /// `-base64` / `SkrSideCarArgs` is not base64 of the expected JSON.
     #[error("-base64 / SkrSideCarArgs: {0}")]
     AzureInfo(String),
-    /// A flag that takes a value was given none.
-    #[error("flag -{0} needs a value")]
-    MissingValue(String),
-    /// A flag this program does not have.
-    #[error("unknown flag -{0} (try -help)")]
-    UnknownFlag(String),
+    /// A command line Go's flag package would refuse (names the flag).
+    #[error(transparent)]
+    Flag(FlagError),
     /// Wrap mode is incomplete.
     #[error("wrap mode: {0}")]
     Wrap(&'static str),
@@ -182,23 +148,25 @@ pub enum ConfigError {
     Help,
 }
 
-/// Flags that take no value.
-const BOOL_FLAGS: &[&str] = &["allowTestingMismatchedTCB", "simulate", "help", "h"];
-/// Flags that take a value.
-const VALUE_FLAGS: &[&str] = &[
-    "base64",
-    "loglevel",
-    "logfile",
-    "port",
-    "server_type",
-    "infile",
-    "keypath",
-    "outfile",
-    "listen",
-    "cafile",
-    "imds",
-    "trust-ark",
-];
+/// skr's flags; arguments that are not flags (skr.sh's `$1 $2`) may stand between them.
+const FLAGS: FlagSpec<'static> = FlagSpec {
+    bools: &["allowTestingMismatchedTCB", "simulate"],
+    values: Some(&[
+        "base64",
+        "loglevel",
+        "logfile",
+        "port",
+        "server_type",
+        "infile",
+        "keypath",
+        "outfile",
+        "listen",
+        "cafile",
+        "imds",
+        "trust-ark",
+    ]),
+    positionals: Positionals::Interspersed,
+};
 
 /// The usage text for `-help`.
 pub const USAGE: &str = "\
@@ -222,62 +190,6 @@ usage: skr [flags] [SkrSideCarArgs [Port]]
   -infile F -keypath K -outfile O
                         wrap F with the key described by K-info.json and exit
 Flags may be written -flag value, -flag=value or --flag value.";
-
-/// Flags as given (name, value) and positional arguments.
-type Parsed = (Vec<(String, Option<String>)>, Vec<String>);
-
-/// Splits Go-style arguments into flags and positional arguments.
-fn parse_flags(args: &[String]) -> Result<Parsed, ConfigError> {
-    let mut flags = Vec::new();
-    let mut positional = Vec::new();
-    let mut i = 0;
-    while let Some(a) = args.get(i) {
-        i += 1;
-        if a == "--" {
-            positional.extend(args.iter().skip(i).cloned());
-            break;
-        }
-        if !a.starts_with('-') || a == "-" {
-            positional.push(a.clone());
-            continue;
-        }
-        let body = a.trim_start_matches('-');
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (body.to_string(), None),
-        };
-        if BOOL_FLAGS.contains(&name.as_str()) {
-            let v = match inline.as_deref() {
-                None | Some("true" | "1" | "t" | "T" | "TRUE" | "True") => "true",
-                Some("false" | "0" | "f" | "F" | "FALSE" | "False") => "false",
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        what: "boolean flag",
-                        value: other.to_string(),
-                        why: "expected true or false",
-                    });
-                }
-            };
-            flags.push((name, Some(v.to_string())));
-        } else if VALUE_FLAGS.contains(&name.as_str()) {
-            let v = match inline {
-                Some(v) => v,
-                None => {
-                    let v = args
-                        .get(i)
-                        .cloned()
-                        .ok_or(ConfigError::MissingValue(name.clone()))?;
-                    i += 1;
-                    v
-                }
-            };
-            flags.push((name, Some(v)));
-        } else {
-            return Err(ConfigError::UnknownFlag(name));
-        }
-    }
-    Ok((flags, positional))
-}
 
 /// Decodes `-base64` (standard or URL-safe alphabet: upstream's own CI sends URL-safe).
 pub fn decode_azure_info(b64: &str) -> Result<AzureInformation, ConfigError> {
@@ -312,17 +224,12 @@ impl Config {
         args: &[String],
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let (flags, positional) = parse_flags(args)?;
-        let flag = |name: &str| {
-            flags
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .and_then(|(_, v)| v.clone())
-        };
-        if flag("help").is_some_and(|v| v == "true") || flag("h").is_some_and(|v| v == "true") {
-            return Err(ConfigError::Help);
-        }
+        let flags = Flags::parse(&FLAGS, args.iter().cloned()).map_err(|e| match e {
+            FlagError::Help => ConfigError::Help,
+            e => ConfigError::Flag(e),
+        })?;
+        let positional = flags.positional();
+        let flag = |name: &str| flags.value(name).map(str::to_owned);
         let env_nonempty = |k: &str| env(k).filter(|v| !v.is_empty());
         let pick = |f: &str, e: &str, pos: usize| {
             flag(f)
@@ -359,11 +266,15 @@ impl Config {
             })?,
         };
         let log_level = match pick("loglevel", "LogLevel", usize::MAX) {
-            Some(l) => LogLevel::parse(&l)?,
+            Some(l) => LogLevel::parse(&l).map_err(|_| ConfigError::Invalid {
+                what: "-loglevel",
+                value: l.clone(),
+                why: "expected trace, debug, info, warning, error, fatal or panic",
+            })?,
             None => LogLevel::Warning,
         };
         let log_file = pick("logfile", "LogFile", usize::MAX).filter(|s| !s.is_empty());
-        let by_flag = flag("simulate").is_some_and(|v| v == "true");
+        let by_flag = flags.bool("simulate");
         let by_env = env(SIMULATE_ENV).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
         let simulate = by_flag || by_env;
         if simulate && !cfg!(feature = "sandbox") {
@@ -408,8 +319,7 @@ impl Config {
             log_level,
             log_file,
             server_type,
-            allow_testing_mismatched_tcb: flag("allowTestingMismatchedTCB")
-                .is_some_and(|v| v == "true"),
+            allow_testing_mismatched_tcb: flags.bool("allowTestingMismatchedTCB"),
             simulate,
             ca_file: flag("cafile").filter(|v| !v.is_empty()),
             imds,
@@ -505,11 +415,11 @@ mod tests {
         ));
         assert!(matches!(
             cfg(&["-port"], &[]),
-            Err(ConfigError::MissingValue(_))
+            Err(ConfigError::Flag(FlagError::MissingValue(_)))
         ));
         assert!(matches!(
             cfg(&["-hostname", "x"], &[]),
-            Err(ConfigError::UnknownFlag(_))
+            Err(ConfigError::Flag(FlagError::Undefined(_)))
         ));
         assert!(matches!(
             cfg(&["-loglevel", "loud"], &[]),

@@ -6,7 +6,6 @@ pub mod api;
 pub mod config;
 pub mod gojson;
 pub mod grpc;
-pub mod logging;
 pub mod run;
 pub mod secret;
 pub mod server;

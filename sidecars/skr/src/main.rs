@@ -1,7 +1,10 @@
 //! `skr`: the secure key release sidecar.
 #![forbid(unsafe_code)]
 
-use skr::{config, logging, run};
+use std::path::Path;
+
+use csc_cli::logging;
+use skr::{config, run};
 
 fn runtime() -> tokio::runtime::Runtime {
     match tokio::runtime::Builder::new_multi_thread()
@@ -53,13 +56,13 @@ fn main() {
         }
         return;
     }
-    if let Err(e) = logging::init(config.log_level, config.log_file.as_deref()) {
+    if let Err(e) = logging::init(config.log_level, config.log_file.as_deref().map(Path::new)) {
         eprintln!("skr: log file: {e}");
         std::process::exit(2);
     }
     let log_to_file = config.log_file.is_some();
     if let Err(e) = runtime().block_on(run::serve(config)) {
-        log::error!("{e}");
+        tracing::error!("{e}");
         if log_to_file {
             eprintln!("skr: {e}");
         }

@@ -33,11 +33,11 @@ pub async fn shutdown_signal() {
             }
         }
         Err(e) => {
-            log::warn!("cannot watch SIGTERM ({e}); stopping on SIGINT only");
+            tracing::warn!("cannot watch SIGTERM ({e}); stopping on SIGINT only");
             let _ = tokio::signal::ctrl_c().await;
         }
     }
-    log::info!("shutting down");
+    tracing::info!("shutting down");
 }
 
 /// Upstream's `certcache` as a certificate source (its `endpoint` honoured for every type).
@@ -77,7 +77,7 @@ pub fn uvm_info(loaded: &uvm::UvmInformation) -> Result<UvmInfo, RunError> {
 pub fn load_uvm() -> Result<UvmInfo, RunError> {
     let loaded = uvm::load(|k| std::env::var(k).ok(), std::path::Path::new("/"));
     for note in &loaded.notes {
-        log::info!("security context: {note}");
+        tracing::info!("security context: {note}");
     }
     uvm_info(&loaded.info)
 }
@@ -109,7 +109,7 @@ pub fn platform_config(config: &Config) -> Result<ReleaseConfig, RunError> {
         Some(path) => {
             let t = Trust::from_ark_file(std::path::Path::new(path))
                 .map_err(|e| fail("-trust-ark", e))?;
-            log::warn!(
+            tracing::warn!(
                 "-trust-ark: reports are checked against the ARK in {path}, not AMD's roots; use this only with a simulated guest"
             );
             t
@@ -129,7 +129,7 @@ pub fn platform_config(config: &Config) -> Result<ReleaseConfig, RunError> {
 /// Serves until SIGTERM/SIGINT.
 pub async fn serve(config: Config) -> Result<(), RunError> {
     if config.exposed {
-        log::warn!(
+        tracing::warn!(
             "listening on {} (not loopback): anything that reaches it can obtain MAA tokens and released keys",
             config.listen
         );
@@ -159,7 +159,7 @@ pub async fn serve(config: Config) -> Result<(), RunError> {
     let addr = listener.local_addr().map_err(|e| fail("listener", e))?;
     service.set_ready();
     service.releaser().pool().set_target(pool);
-    log::info!(
+    tracing::info!(
         "{} server listening on {addr}",
         match config.server_type {
             ServerType::Http => "HTTP",

@@ -94,7 +94,7 @@ mod tests {
     use super::*;
 
     fn args(v: &[&str]) -> Args {
-        Args::parse(v.iter().map(|s| s.to_string()), &[]).unwrap()
+        crate::args::parse(v.iter().map(|s| s.to_string()), &[]).unwrap()
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn request(args: &Args) -> Result<KeyRequest, Failure> {
 fn simulated(args: &Args, request: &KeyRequest) -> Result<Option<DerivedKey>, Failure> {
     let by_env =
         csc_sev::simulation_requested_by_env().map_err(|e| Failure::usage(e.to_string()))?;
-    if !(args.flag("simulate") || by_env) {
+    if !(args.bool("simulate") || by_env) {
         return Ok(None);
     }
     let platform_failure = |e: &dyn std::fmt::Display| Failure::new(exit::PLATFORM, e);
@@ -147,7 +147,7 @@ fn simulated(args: &Args, request: &KeyRequest) -> Result<Option<DerivedKey>, Fa
 /// `CSC_SIMULATE` instead of falling through to the device.
 #[cfg(not(feature = "simulate"))]
 fn simulated(args: &Args, _request: &KeyRequest) -> Result<Option<DerivedKey>, Failure> {
-    if args.flag("simulate")
+    if args.bool("simulate")
         || args.value("product").is_some()
         || args.value("report-version").is_some()
     {
@@ -209,7 +209,7 @@ mod tests {
     use super::*;
 
     fn args(v: &[&str]) -> Args {
-        Args::parse(v.iter().map(|s| s.to_string()), FLAGS).unwrap()
+        crate::args::parse(v.iter().map(|s| s.to_string()), FLAGS).unwrap()
     }
 
     #[test]

@@ -41,6 +41,12 @@ impl Failure {
     }
 }
 
+impl From<csc_cli::flag::FlagError> for Failure {
+    fn from(e: csc_cli::flag::FlagError) -> Self {
+        Failure::usage(e)
+    }
+}
+
 /// Prints `tool: message` on stderr for a failure and turns the result into an exit code.
 pub fn finish(tool: &str, result: Result<(), Failure>) -> ExitCode {
     match result {

@@ -72,7 +72,7 @@ pub fn choose(args: &Args) -> Result<Chosen, Failure> {
             ))
         })?),
     };
-    let simulate = args.flag("simulate");
+    let simulate = args.bool("simulate");
     let wants_sim_options =
         args.value("product").is_some() || args.value("report-version").is_some();
     #[cfg(feature = "simulate")]
@@ -217,7 +217,7 @@ pub fn fetch(args: &Args) -> Result<(), Failure> {
         None => [0; size::REPORT_DATA],
     };
     let request = ReportRequest::new(report_data, vmpl_arg(args.value("vmpl"))?);
-    let hex = args.flag("hex");
+    let hex = args.bool("hex");
     let out = args.value("out");
     if out.is_none() && !hex && std::io::stdout().is_terminal() {
         return Err(Failure::usage(

@@ -18,3 +18,9 @@ pub mod token;
 pub mod tsm_simulate;
 pub mod verify_cmd;
 pub mod verify_out;
+
+/// Shows the libraries' warnings (HTTP retries, certificate cache fallbacks, mount teardown
+/// trouble) on standard error, in the sidecars' logrus format; called first in every `main`.
+pub fn log_warnings() {
+    let _ = csc_cli::logging::init(csc_cli::logging::LogLevel::Warning, None);
+}

@@ -41,7 +41,7 @@ pub fn digest_hex(policy: &[u8]) -> String {
 /// Runs the tool; writes the result to `out`.
 pub fn run(args: &Args, out: &mut impl Write) -> Result<(), Failure> {
     args.reject_unknown(&["p", "f", "v"])
-        .map_err(|f| Failure::usage(format!("{}\n{USAGE}", f.message)))?;
+        .map_err(|e| Failure::usage(format!("{e}\n{USAGE}")))?;
     if !args.positional().is_empty() {
         return Err(Failure::usage(USAGE));
     }
@@ -57,7 +57,7 @@ pub fn run(args: &Args, out: &mut impl Write) -> Result<(), Failure> {
     };
     let policy = decode_policy(&encoded)?;
     let digest = digest_hex(&policy);
-    let written = if args.flag("v") {
+    let written = if args.bool("v") {
         writeln!(out, "inittimeData {}", String::from_utf8_lossy(&policy))
             .and_then(|()| writeln!(out, "inittimeData sha-256 digest {digest}"))
     } else {
@@ -71,7 +71,7 @@ mod tests {
     use super::*;
 
     fn run_with(v: &[&str]) -> Result<String, Failure> {
-        let args = Args::parse(v.iter().map(|s| s.to_string()), &["v"])?;
+        let args = crate::args::parse(v.iter().map(|s| s.to_string()), &["v"])?;
         let mut out = Vec::new();
         run(&args, &mut out)?;
         Ok(String::from_utf8(out).unwrap())

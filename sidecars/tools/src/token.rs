@@ -78,7 +78,7 @@ pub fn run(
     let mut known = vec!["r", "c"];
     known.extend(azure::OPTIONS);
     args.reject_unknown(&known)
-        .map_err(|f| Failure::usage(format!("{}\n{USAGE}", f.message)))?;
+        .map_err(|e| Failure::usage(format!("{e}\n{USAGE}")))?;
     let resource = match args.value("r") {
         Some(r) if !r.is_empty() && args.positional().is_empty() => r.to_string(),
         _ => return Err(Failure::usage(USAGE)),

@@ -318,7 +318,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let settings = Settings {
         at,
         at_given,
-        permit_provisional_firmware: args.flag("permit-provisional-firmware"),
+        permit_provisional_firmware: args.bool("permit-provisional-firmware"),
     };
     let mut options = PolicyOptions {
         report_data: hex_option::<64>(args, "report-data")?,
@@ -329,7 +329,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         permit_provisional_firmware: settings.permit_provisional_firmware,
         ..PolicyOptions::default()
     };
-    options.guest_policy.allow_debug = args.flag("allow-debug");
+    options.guest_policy.allow_debug = args.bool("allow-debug");
     if let Some(spec) = args.value("min-tcb") {
         options.minimum_tcb = Some(min_tcb(spec, &report)?);
     }
@@ -375,7 +375,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         (None, false) => EXIT_POLICY,
         (None, true) => crate::exit::OK,
     };
-    if args.flag("json") {
+    if args.bool("json") {
         let flag = |p: &PolicyError<'_>| p.remedy.map(remedy_flag).filter(|f| !f.is_empty());
         println!(
             "{}",
@@ -403,7 +403,7 @@ mod tests {
     use super::*;
 
     fn args(v: &[&str]) -> Args {
-        Args::parse(v.iter().map(|s| s.to_string()), &["json", "allow-debug"]).unwrap()
+        crate::args::parse(v.iter().map(|s| s.to_string()), &["json", "allow-debug"]).unwrap()
     }
 
     #[test]

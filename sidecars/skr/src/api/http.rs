@@ -306,7 +306,7 @@ pub async fn serve<S: Service>(
         budget: ByteBudget::new(BODY_BUDGET),
         stop,
     };
-    log::debug!("HTTP server: at most {} connections", conns.cap());
+    tracing::debug!("HTTP server: at most {} connections", conns.cap());
     accept_loop(&listener, &conns, shutdown, &mut on).await;
     drop(listener);
     let _ = stop_tx.send(true);
@@ -314,7 +314,7 @@ pub async fn serve<S: Service>(
         .await
         .is_err()
     {
-        log::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
         conns.close_all();
     }
     Ok(())

@@ -309,7 +309,7 @@ pub async fn serve<S: Service>(
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         stop,
     };
-    log::debug!("gRPC server: at most {} connections", conns.cap());
+    tracing::debug!("gRPC server: at most {} connections", conns.cap());
     accept_loop(&listener, &conns, shutdown, &mut on).await;
     drop(listener);
     let _ = stop_tx.send(true);
@@ -317,7 +317,7 @@ pub async fn serve<S: Service>(
         .await
         .is_err()
     {
-        log::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
         conns.close_all();
     }
     Ok(())

@@ -44,7 +44,7 @@ impl Warnings {
             self.suppressed = self.suppressed.saturating_add(1);
             return;
         }
-        log::warn!(
+        tracing::warn!(
             "accepting connections failed: {e} ({} more since the last warning; {open} connections open, cap {cap}); closing the longest-waiting connection and backing off; raise the open-file limit (ulimit -n) if this persists",
             self.suppressed,
         );
@@ -98,7 +98,7 @@ pub async fn accept_loop(
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
             // One connection's failure (reset before accept, protocol error): next.
-            Err(e) => log::debug!("accept: {e}"),
+            Err(e) => tracing::debug!("accept: {e}"),
         }
     }
 }

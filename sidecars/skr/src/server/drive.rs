@@ -65,13 +65,13 @@ pub async fn drive<C>(
         tokio::select! {
             r = conn.as_mut() => {
                 if let Err(e) = r {
-                    log::debug!("connection ended: {e}");
+                    tracing::debug!("connection ended: {e}");
                 }
                 return;
             }
             () = handle.closed() => {
                 state.no_linger();
-                log::debug!("connection closed to make room for a new one");
+                tracing::debug!("connection closed to make room for a new one");
                 return;
             }
             r = stop.changed(), if wind_down_at.is_none() => {
@@ -83,20 +83,20 @@ pub async fn drive<C>(
             () = wake => {
                 let now = Instant::now();
                 if wind_down_at.is_some_and(|t| now >= t + WIND_DOWN) {
-                    log::debug!("connection did not wind down within {WIND_DOWN:?}; closed");
+                    tracing::debug!("connection did not wind down within {WIND_DOWN:?}; closed");
                     return;
                 }
                 match dog.as_mut().map_or(Verdict::Keep, |d| d.check(now)) {
                     Verdict::Keep => {}
                     Verdict::WindDown(why) => {
                         if wind_down_at.is_none() {
-                            log::debug!("connection winding down: {why}");
+                            tracing::debug!("connection winding down: {why}");
                             conn.as_mut().graceful_shutdown();
                             wind_down_at = Some(now);
                         }
                     }
                     Verdict::Close(why) => {
-                        log::debug!("connection closed: {why}");
+                        tracing::debug!("connection closed: {why}");
                         return;
                     }
                 }

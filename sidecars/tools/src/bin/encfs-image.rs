@@ -209,7 +209,7 @@ fn mount(args: &Args) -> Result<(), Failure> {
     ])?;
     // Before any thread exists, so that every thread inherits the blocked mask.
     let signals = TermSignals::block().map_err(|e| Failure::usage(format!("signals: {e}")))?;
-    let rw = args.flag("read-write");
+    let rw = args.bool("read-write");
     let mount_point = PathBuf::from(required(args, "mount-point")?);
     let exposure = match args.value("exposure").unwrap_or("auto") {
         "auto" => Exposure::Auto,
@@ -241,7 +241,7 @@ fn mount(args: &Args) -> Result<(), Failure> {
         work_dir: std::env::temp_dir(),
         fuse: FuseOptions {
             read_ahead_kib: number(args, "read-ahead-kib", 1024u32)?,
-            loop_direct_io: args.flag("loop-direct-io"),
+            loop_direct_io: args.bool("loop-direct-io"),
             ..FuseOptions::default()
         },
     })
@@ -257,11 +257,11 @@ fn mount(args: &Args) -> Result<(), Failure> {
 }
 
 fn run() -> Result<(), Failure> {
-    let args = Args::parse(
+    let args = csc_tools::args::parse(
         std::env::args().skip(1),
         &["read-write", "loop-direct-io", "help", "h"],
     )?;
-    if args.flag("help") || args.flag("h") {
+    if args.bool("help") || args.bool("h") {
         println!("{USAGE}");
         return Ok(());
     }
@@ -274,5 +274,6 @@ fn run() -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
+    csc_tools::log_warnings();
     exit::finish("encfs-image", run())
 }

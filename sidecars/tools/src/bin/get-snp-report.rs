@@ -5,12 +5,12 @@
 
 use std::process::ExitCode;
 
-use csc_tools::args::Args;
 use csc_tools::exit;
 use csc_tools::fetch_cmd;
 
 fn main() -> ExitCode {
-    let result = Args::parse(std::env::args().skip(1), &["simulate"])
+    csc_tools::log_warnings();
+    let result = csc_tools::args::parse(std::env::args().skip(1), &["simulate"])
         .and_then(|args| fetch_cmd::get_snp_report(&args));
     exit::finish("get-snp-report", result)
 }

@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use csc_tools::args::Args;
 use csc_tools::exit;
 use csc_tools::token;
 
 fn main() -> ExitCode {
-    let result = Args::parse(std::env::args().skip(1), &[]).and_then(|args| {
+    csc_tools::log_warnings();
+    let result = csc_tools::args::parse(std::env::args().skip(1), &[]).and_then(|args| {
         token::run(
             &args,
             |k| std::env::var(k).ok(),

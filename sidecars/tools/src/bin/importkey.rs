@@ -3,16 +3,17 @@
 
 use std::process::ExitCode;
 
-use csc_tools::args::Args;
 use csc_tools::exit::{self, Failure};
 use csc_tools::importkey::{self, Options};
 
 fn main() -> ExitCode {
-    let result = Args::parse(std::env::args().skip(1), importkey::FLAGS).and_then(|args| {
-        let dir = std::env::current_dir()
-            .map_err(|e| Failure::usage(format!("no working directory: {e}")))?;
-        let opts = Options::from_args(&args, |k| std::env::var(k).ok(), dir)?;
-        importkey::run(&opts, &mut std::io::stdout().lock())
-    });
+    csc_tools::log_warnings();
+    let result =
+        csc_tools::args::parse(std::env::args().skip(1), importkey::FLAGS).and_then(|args| {
+            let dir = std::env::current_dir()
+                .map_err(|e| Failure::usage(format!("no working directory: {e}")))?;
+            let opts = Options::from_args(&args, |k| std::env::var(k).ok(), dir)?;
+            importkey::run(&opts, &mut std::io::stdout().lock())
+        });
     exit::finish("importkey", result)
 }

@@ -77,7 +77,7 @@ fn key_wrap_failure(e: KeyWrapError) -> Failure {
 
 fn aes_command(args: &Args, unwrap: bool) -> Result<(), Failure> {
     args.reject_unknown(&["kek", "padded", "plain", "in", "backend"])?;
-    let mode = match (args.flag("padded"), args.flag("plain")) {
+    let mode = match (args.bool("padded"), args.bool("plain")) {
         (true, false) => Mode::Kwp,
         (false, true) => Mode::Kw,
         _ => {
@@ -177,8 +177,8 @@ fn rsa_aes_unwrap(args: &Args) -> Result<(), Failure> {
 }
 
 fn run() -> Result<(), Failure> {
-    let args = Args::parse(std::env::args().skip(1), &["padded", "plain", "help", "h"])?;
-    if args.flag("help") || args.flag("h") {
+    let args = csc_tools::args::parse(std::env::args().skip(1), &["padded", "plain", "help", "h"])?;
+    if args.bool("help") || args.bool("h") {
         println!("{USAGE}");
         return Ok(());
     }
@@ -197,5 +197,6 @@ fn run() -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
+    csc_tools::log_warnings();
     exit::finish("keywrap", run())
 }

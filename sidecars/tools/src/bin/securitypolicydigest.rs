@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use csc_tools::args::Args;
 use csc_tools::exit;
 use csc_tools::policydigest;
 
 fn main() -> ExitCode {
-    let result = Args::parse(std::env::args().skip(1), &["v"])
+    csc_tools::log_warnings();
+    let result = csc_tools::args::parse(std::env::args().skip(1), &["v"])
         .and_then(|args| policydigest::run(&args, &mut std::io::stdout().lock()));
     exit::finish("securitypolicydigest", result)
 }

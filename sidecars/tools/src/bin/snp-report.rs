@@ -30,7 +30,7 @@ fn show(args: &Args) -> Result<(), Failure> {
     let bytes = read_input(file)?;
     let mut scratch = Vec::new();
     let parsed = parse_report(&bytes, &mut scratch, product)?;
-    if args.flag("json") {
+    if args.bool("json") {
         println!("{}", show::json(&parsed)?);
     } else {
         print!("{}", show::human(&parsed));
@@ -39,7 +39,7 @@ fn show(args: &Args) -> Result<(), Failure> {
 }
 
 fn run() -> Result<(), Failure> {
-    let args = Args::parse(
+    let args = csc_tools::args::parse(
         std::env::args().skip(1),
         &[
             "json",
@@ -51,7 +51,7 @@ fn run() -> Result<(), Failure> {
             "permit-provisional-firmware",
         ],
     )?;
-    if args.flag("help") || args.flag("h") {
+    if args.bool("help") || args.bool("h") {
         match args.positional().first().map(String::as_str) {
             Some("verify") => println!("{}", csc_tools::verify_cmd::USAGE),
             Some("fetch") => println!("{}", csc_tools::fetch_cmd::USAGE),
@@ -73,5 +73,6 @@ fn run() -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
+    csc_tools::log_warnings();
     exit::finish("snp-report", run())
 }

@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use csc_tools::args::Args;
 use csc_tools::exit;
 use csc_tools::tsm_simulate;
 
 fn main() -> ExitCode {
-    let result =
-        Args::parse(std::env::args().skip(1), &[]).and_then(|args| tsm_simulate::run(&args));
+    csc_tools::log_warnings();
+    let result = csc_tools::args::parse(std::env::args().skip(1), &[])
+        .and_then(|args| tsm_simulate::run(&args));
     exit::finish("tsm-simulate", result)
 }

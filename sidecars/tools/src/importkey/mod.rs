@@ -103,7 +103,7 @@ impl Options {
         let mut known = vec!["c", "kh", "kp", "a", "out", "security-policy"];
         known.extend(azure::OPTIONS);
         args.reject_unknown(&known)
-            .map_err(|f| Failure::usage(format!("{}\n{USAGE}", f.message)))?;
+            .map_err(|e| Failure::usage(format!("{e}\n{USAGE}")))?;
         let config = match args.value("c") {
             Some(c) if !c.is_empty() && args.positional().is_empty() => PathBuf::from(c),
             _ => return Err(Failure::usage(USAGE)),
@@ -112,8 +112,8 @@ impl Options {
             config,
             key_hex: args.value("kh").map(str::to_string),
             key_pem: args.value("kp").map(PathBuf::from),
-            azure_token: args.flag("a"),
-            out: args.flag("out"),
+            azure_token: args.bool("a"),
+            out: args.bool("out"),
             security_policy: args.value("security-policy").map(PathBuf::from),
             dir,
             endpoints: Endpoints::from_args(args, env),
