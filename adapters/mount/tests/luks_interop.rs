@@ -9,6 +9,7 @@ use std::process::Command;
 use common::*;
 use csc_mount::luks2::Kdf;
 use csc_mount::{LocalFile, image};
+use csc_testkit::sample_tree;
 
 #[test]
 fn our_image_opens_with_cryptsetup_and_decrypts_to_the_ext4_image() {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use common::*;
 use csc_mount::mount::{Exposure, MountRequest};
 use csc_mount::{CacheConfig, Error, FuseOptions, LocalFile, image};
+use csc_testkit::{assert_clean, sample_tree};
 
 fn request(
     img: &Path,
