@@ -1,7 +1,7 @@
-//! `cargo bench -p skr --bench http`: the figures of issue 7 item 7, measured on the real `skr`
-//! binary (`-simulate`: simulated platform and emulators in its process) over loopback, printed
-//! next to upstream's Go skr figures (measured on this kind of machine, given in the issue) as
-//! ratios. Not a timed test: it prints, it does not assert.
+//! `cargo bench -p skr --bench http`: binary size, idle RSS, start-up time and request rates,
+//! measured on the real `skr` binary (`-simulate`: simulated platform and emulators in its
+//! process) over loopback, printed next to upstream's Go skr figures (measured once on this
+//! kind of machine, kept below) as ratios. Not a timed test: it prints, it does not assert.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use common::{Conn, Skr, b64};
 use serde_json::json;
 
-/// Upstream's figures (issue 7): stripped binary, idle RSS, exec to first /status, /status and
-/// /attest/raw requests per second on one keep-alive connection.
+/// Upstream's figures (Go skr, measured on this kind of machine): stripped binary, idle RSS,
+/// exec to first /status, /status and /attest/raw requests per second on one keep-alive
+/// connection.
 const UPSTREAM_BINARY_MB: f64 = 23.7;
 const UPSTREAM_IDLE_RSS_MB: f64 = 16.3;
 const UPSTREAM_START_MS: f64 = 7.5;
@@ -125,7 +126,7 @@ fn main() {
 
     let size = stripped_size();
     println!(
-        "skr benchmark (real binary, -simulate, loopback); upstream = Go skr figures from issue 7"
+        "skr benchmark (real binary, -simulate, loopback); upstream = Go skr figures measured beforehand"
     );
     if let Some(size) = size {
         let mb = size as f64 / 1e6;
