@@ -45,19 +45,11 @@ fn on_path(name: &str) -> Option<PathBuf> {
     })
 }
 
-/// `<target>/tmp` of the running test or bench (its executable is `<target>/<profile>/deps/…`).
-fn target_tmp() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's executable");
-    exe.ancestors()
-        .nth(3)
-        .map_or_else(std::env::temp_dir, |target| target.join("tmp"))
-}
-
 fn binary() -> PathBuf {
     if let Some(p) = on_path("azurite-blob") {
         return p;
     }
-    let prefix = target_tmp().join("azurite");
+    let prefix = crate::scratch::target_tmp().join("azurite");
     let bin = prefix.join("node_modules/.bin/azurite-blob");
     if !bin.is_file() {
         let status = Command::new("npm")

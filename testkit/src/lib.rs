@@ -10,6 +10,8 @@
 //!   SAS, containers;
 //! - [`storage`]: emulators, Azurite and a bearer-token blob client set up for blocking tests
 //!   and benches (upload, download);
+//! - [`scratch`]: scratch directories under the target directory and the simulated
+//!   platform's shared key cache;
 //! - [`tree`]: a sample directory tree of known content;
 //! - [`mounts`]: mounts and loop devices a test left behind;
 //! - [`vm`]: the workspace root and the VM kit's directory.
@@ -17,6 +19,7 @@
 pub mod azurite;
 pub mod mounts;
 pub mod proxy;
+pub mod scratch;
 pub mod storage;
 pub mod strip;
 pub mod tree;
@@ -25,6 +28,7 @@ pub mod vm;
 pub use azurite::Azurite;
 pub use mounts::{assert_clean, loops_under, mounts_with};
 pub use proxy::{LatencyProxy, ProxyConfig, ProxyStats};
+pub use scratch::{key_cache, scratch};
 pub use storage::Storage;
 pub use strip::{HeaderStripper, StripConfig};
 pub use tree::sample_tree;

@@ -23,7 +23,7 @@ use csc_core::source::{ReportRequest, Vmpl};
 use csc_emulate::{
     Emulator, EmulatorConfig, Fault, FaultRule, Target, UncheckedSignaturePlaceholder,
 };
-use csc_simulate::{KeyCache, Platform, PlatformConfig};
+use csc_simulate::{Platform, PlatformConfig};
 use csc_tools::importkey::{derive_octet_key, rsa_jwk, with_rsa_key};
 use serde_json::{Value, json};
 
@@ -42,11 +42,7 @@ fn vector_path(rel: &str) -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("azure-tools-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    csc_testkit::scratch(&format!("azure-tools-{name}"))
 }
 
 fn text(b: &[u8]) -> String {
@@ -131,9 +127,7 @@ impl Env {
         policy: &[u8],
         kid: &str,
     ) -> Result<Vec<u8>, csc_azure::Error> {
-        let cache =
-            KeyCache::open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys"))
-                .unwrap();
+        let cache = csc_testkit::key_cache();
         let platform = Platform::new(
             PlatformConfig::new(Product::Milan, 3)
                 .unwrap()

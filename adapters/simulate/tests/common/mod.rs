@@ -10,16 +10,12 @@ use csc_simulate::KeyCache;
 
 /// The key cache all tests share.
 pub fn cache() -> KeyCache {
-    KeyCache::open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys")).unwrap()
+    csc_testkit::key_cache()
 }
 
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("csc-simulate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    csc_testkit::scratch(&format!("csc-simulate-{name}"))
 }
 
 /// A file of the shared vectors.
