@@ -94,9 +94,9 @@ fn sh(cmd: &mut Command) -> String {
 /// The file at `path` inside the ext4 filesystem of encrypted image `img`.
 fn file_in_image(img: &Path, work: &Path, path: &str) -> Vec<u8> {
     let plain = work.join("plain.ext4");
-    let source = csc_mount::LocalFile::open(img, false).unwrap();
-    let (header, vk) = csc_mount::image::open(&source, &key(KEY)).unwrap();
-    csc_mount::image::decrypt_to(&source, &header, &vk, &plain).unwrap();
+    let store = csc_mount::LocalFile::open(img, false).unwrap();
+    let (header, vk) = csc_mount::image::open(&store, &key(KEY)).unwrap();
+    csc_mount::image::decrypt_to(&store, &header, &vk, &plain).unwrap();
     let out = work.join("extracted");
     sh(Command::new("debugfs")
         .arg("-R")

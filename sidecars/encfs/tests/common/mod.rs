@@ -206,9 +206,9 @@ pub fn run(cmd: &mut Command) -> (ExitStatus, String) {
 /// Decrypts `img` (key `[byte; 32]`) to a plain ext4 file and runs `e2fsck -fn` on it.
 pub fn fsck(img: &Path, work: &Path, byte: u8) -> (ExitStatus, String) {
     let plain = work.join("fsck.ext4");
-    let source = csc_mount::LocalFile::open(img, false).unwrap();
-    let (header, vk) = image::open(&source, &key(byte)).unwrap();
-    image::decrypt_to(&source, &header, &vk, &plain).unwrap();
+    let store = csc_mount::LocalFile::open(img, false).unwrap();
+    let (header, vk) = image::open(&store, &key(byte)).unwrap();
+    image::decrypt_to(&store, &header, &vk, &plain).unwrap();
     let r = run(Command::new("e2fsck").arg("-fn").arg(&plain));
     std::fs::remove_file(&plain).unwrap();
     r
