@@ -13,6 +13,7 @@
 //! - [`scratch`]: scratch directories under the target directory and the simulated
 //!   platform's shared key cache;
 //! - [`tree`]: a sample directory tree of known content;
+//! - [`unwrap`]: Key Vault's RSA-AES key wrap undone with aws-lc-rs alone;
 //! - [`mounts`]: mounts and loop devices a test left behind;
 //! - [`vm`]: the workspace root and the VM kit's directory.
 
@@ -23,6 +24,7 @@ pub mod scratch;
 pub mod storage;
 pub mod strip;
 pub mod tree;
+pub mod unwrap;
 pub mod vm;
 
 pub use azurite::Azurite;

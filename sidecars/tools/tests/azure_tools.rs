@@ -9,7 +9,6 @@ use std::process::Output;
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
 use aws_lc_rs::rsa::{
     KeyPair, KeySize, OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, PrivateDecryptingKey,
 };
@@ -159,25 +158,15 @@ impl Env {
             .unwrap();
         let released = self.key_vault().release(kid, &token, None).await?;
         assert_eq!(released.enc, "CKM_RSA_AES_KEY_WRAP");
-        let ct = released.ciphertext.expose();
-        let (rsa, kwp) = ct.split_at(256);
         let dk = OaepPrivateDecryptingKey::new(
             PrivateDecryptingKey::from_pkcs8(pkcs8.as_ref()).unwrap(),
         )
         .unwrap();
-        let mut kek = [0u8; 256];
-        let kek = dk
-            .decrypt(&OAEP_SHA1_MGF1SHA1, rsa, &mut kek, None)
-            .unwrap()
-            .to_vec();
-        let mut out = vec![0u8; kwp.len()];
-        let n = AesKek::new(&AES_256, &kek)
-            .unwrap()
-            .unwrap_with_padding(kwp, &mut out)
-            .unwrap()
-            .len();
-        out.truncate(n);
-        Ok(out)
+        Ok(csc_testkit::unwrap::rsa_aes_kwp(
+            &dk,
+            &OAEP_SHA1_MGF1SHA1,
+            released.ciphertext.expose(),
+        ))
     }
 }
 

@@ -1,34 +1,13 @@
 //! `snp-report verify` end to end: the real binary on every report vector and on a synthetic
 //! AMD-profile PKI, checking exit codes and the JSON result.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{code, p, snp_report, write};
 use csc_core::certtable::{self, Guid};
 use csc_vectors::synth::{Endorsement, Pki};
-use csc_vectors::{path, pem_of, read, read_cert, vectors_of};
+use csc_vectors::{pem_of, read, read_cert, vectors_of};
 use serde_json::Value;
-
-fn snp_report(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snp-report"))
-        .args(args)
-        .output()
-        .expect("run snp-report")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn p(index_path: &str) -> String {
-    path(index_path).display().to_string()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let f = dir.join(name);
-    std::fs::write(&f, bytes).unwrap();
-    f.display().to_string()
-}
 
 #[test]
 fn every_report_vector_gets_its_exit_code() {

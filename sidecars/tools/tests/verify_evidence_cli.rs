@@ -4,24 +4,15 @@
 //! certificates ignored, `--at` to verify at a past time, and ASK/ASVK anchors given with a
 //! pinned root so a VLEK report verifies with only its VLEK. Human and `--json` output both.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::process::Output;
+
+use common::{code, p, snp_report, write};
 use csc_core::hex::Hex;
 use csc_vectors::synth::{Endorsement, Pki};
-use csc_vectors::{mhsm_tls_root, path, pem_certs, pem_of, read};
+use csc_vectors::{mhsm_tls_root, pem_certs, pem_of, read};
 use serde_json::Value;
-
-fn snp_report(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snp-report"))
-        .args(args)
-        .output()
-        .expect("run snp-report")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
@@ -30,16 +21,6 @@ fn stderr(out: &Output) -> String {
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn p(index_path: &str) -> String {
-    path(index_path).display().to_string()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let f = dir.join(name);
-    std::fs::write(&f, bytes).unwrap();
-    f.display().to_string()
 }
 
 const AZ_HCL: &str = "shared/vectors/trustee/az_milan_v3_hcl_report.bin";

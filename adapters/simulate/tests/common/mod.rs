@@ -5,8 +5,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use csc_core::Product;
 use csc_core::der::{Tlv, read_single, tag};
 use csc_simulate::KeyCache;
+
+/// Every product and report version the simulated platform makes.
+pub const EVERY: [(Product, u32); 8] = [
+    (Product::Milan, 2),
+    (Product::Milan, 3),
+    (Product::Milan, 5),
+    (Product::Genoa, 2),
+    (Product::Genoa, 3),
+    (Product::Genoa, 5),
+    (Product::Turin, 3),
+    (Product::Turin, 5),
+];
 
 /// The key cache all tests share.
 pub fn cache() -> KeyCache {
