@@ -81,6 +81,40 @@ pub fn pem_certs(pem: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// The PEM text of certificates given as DER, one `CERTIFICATE` block each, in order.
+pub fn pem_of(ders: &[&[u8]]) -> String {
+    ders.iter()
+        .map(|d| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(d);
+            format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n")
+        })
+        .collect()
+}
+
+/// The managed-HSM vector's TLS chain (`csc/skr/mhsm_x5c_expired.json`, `x5c`: leaf first):
+/// real certificates that are not AMD's.
+pub fn mhsm_tls_chain() -> Vec<Vec<u8>> {
+    let j: Value = serde_json::from_slice(&read("shared/vectors/csc/skr/mhsm_x5c_expired.json"))
+        .unwrap_or_else(|e| panic!("mhsm_x5c_expired.json: {e}"));
+    j["x5c"]
+        .as_array()
+        .unwrap_or_else(|| panic!("mhsm_x5c_expired.json: no x5c array"))
+        .iter()
+        .map(|c| {
+            base64::engine::general_purpose::STANDARD
+                .decode(c.as_str().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("mhsm_x5c_expired.json: bad x5c entry: {e}"))
+        })
+        .collect()
+}
+
+/// The last certificate of [`mhsm_tls_chain`]: a real root that is not AMD's.
+pub fn mhsm_tls_root() -> Vec<u8> {
+    mhsm_tls_chain()
+        .pop()
+        .unwrap_or_else(|| panic!("mhsm_x5c_expired.json: empty x5c"))
+}
+
 /// Reads `{"file", "index"}` certificate references: a DER file, or the n-th cert of a PEM.
 pub fn read_cert(r: &Value) -> Vec<u8> {
     let file = r["file"].as_str().unwrap_or_default();

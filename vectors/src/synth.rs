@@ -123,6 +123,24 @@ pub struct Endorsement {
     pub validity: (String, String),
 }
 
+impl Endorsement {
+    /// The TCB of the Oak Genoa report (`oak/genoa_oc_report.bin`, REPORTED_TCB
+    /// 0x541900000000000a: bl 10, tee 0, snp 25, ucode 84), for chip `hwid` (a VCEK) or none
+    /// (a VLEK), valid from `validity.0` to `validity.1` (UTCTime text).
+    pub fn genoa(hwid: Option<&[u8]>, validity: (&str, &str)) -> Endorsement {
+        Endorsement {
+            product_name: "Genoa".into(),
+            bl: 10,
+            tee: 0,
+            snp: 25,
+            ucode: 84,
+            fmc: None,
+            hwid: hwid.map(<[u8]>::to_vec),
+            validity: (validity.0.into(), validity.1.into()),
+        }
+    }
+}
+
 /// An RSA issuer: its key and certificate.
 pub struct Issuer {
     key: RsaKeyPair,

@@ -2,26 +2,16 @@
 //! with its variable-data binding, and the PEM chain is read by role (any order, extra
 //! certificates ignored).
 
-use base64::Engine;
 use csc_core::verify::{BindingError, VerifyError};
 use csc_crypto::check::{CheckError, ReportChecker};
-use csc_vectors::{pem_certs, read};
-
-fn pem(ders: &[&[u8]]) -> String {
-    ders.iter()
-        .map(|d| {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(d);
-            format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n")
-        })
-        .collect()
-}
+use csc_vectors::{mhsm_tls_chain, pem_certs, pem_of, read};
 
 const AZ_HCL: &str = "shared/vectors/trustee/az_milan_v3_hcl_report.bin";
 
 #[test]
 fn hcl_reports_are_checked_with_their_variable_data() {
     let vcek = read("shared/vectors/trustee/az_milan_v3_vcek.der");
-    let chain = pem(&[
+    let chain = pem_of(&[
         csc_core::verify::roots::ark(csc_core::Product::Milan),
         &vcek,
     ]);
@@ -46,26 +36,15 @@ fn hcl_reports_are_checked_with_their_variable_data() {
 #[test]
 fn chains_are_read_by_role_with_extras_ignored() {
     let certs = pem_certs(&read("shared/vectors/csc/uvm_host_amd_certificate.pem"));
-    let j: serde_json::Value =
-        serde_json::from_slice(&read("shared/vectors/csc/skr/mhsm_x5c_expired.json")).unwrap();
-    let tls: Vec<Vec<u8>> = j["x5c"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            base64::engine::general_purpose::STANDARD
-                .decode(c.as_str().unwrap())
-                .unwrap()
-        })
-        .collect();
+    let tls = mhsm_tls_chain();
     let report = read("shared/vectors/csc/snp_report.bin");
-    let chain = pem(&[&tls[0], &certs[2], &tls[1], &certs[1], &certs[0], &tls[2]]);
+    let chain = pem_of(&[&tls[0], &certs[2], &tls[1], &certs[1], &certs[0], &tls[2]]);
     let checker = ReportChecker::amd();
     checker
         .check(&report, chain.as_bytes(), Some(csc_core::Product::Milan))
         .unwrap();
     // Only extras: named as a missing VCEK/VLEK.
-    let extras = pem(&[&tls[0], &tls[1]]);
+    let extras = pem_of(&[&tls[0], &tls[1]]);
     match checker.check(&report, extras.as_bytes(), Some(csc_core::Product::Milan)) {
         Err(CheckError::Certificates(m)) => assert!(m.contains("VCEK"), "{m}"),
         other => panic!("{other:?}"),

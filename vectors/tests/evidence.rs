@@ -19,7 +19,7 @@ use csc_core::verify::{
 };
 use csc_core::{Product, abi};
 use csc_vectors::synth::{Endorsement, Pki, der};
-use csc_vectors::{pem_certs, read};
+use csc_vectors::{mhsm_tls_root, pem_certs, read};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 use support::{NOW, backends};
@@ -154,30 +154,13 @@ fn az_chain() -> Vec<Vec<u8>> {
     pem_certs(&read("shared/vectors/csc/uvm_host_amd_certificate.pem"))
 }
 
-/// A real certificate that is not AMD's (a TLS root of the managed-HSM vector).
-fn tls_root() -> Vec<u8> {
-    use base64::Engine;
-    let j: serde_json::Value =
-        serde_json::from_slice(&read("shared/vectors/csc/skr/mhsm_x5c_expired.json")).unwrap();
-    let b64 = j["x5c"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .as_str()
-        .unwrap();
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap()
-}
-
 #[test]
 fn chains_are_read_by_role_in_any_order() {
     let chain = az_chain();
     let (vcek, ask, ark) = (&chain[0], &chain[1], &chain[2]);
     let report = read("shared/vectors/csc/snp_report.bin");
     let r = Report::parse_with_product(&report, Some(Product::Milan)).unwrap();
-    let extra = tls_root();
+    let extra = mhsm_tls_root();
     let genoa_ask = roots::ask(Product::Genoa);
     let orders: [Vec<&[u8]>; 4] = [
         vec![ark, ask, vcek],
@@ -213,16 +196,10 @@ fn pki() -> &'static Pki {
 }
 
 fn vlek_report(pki: &Pki) -> (Vec<u8>, Vec<u8>) {
-    let vlek = pki.endorser(&Endorsement {
-        product_name: "Genoa".into(),
-        bl: 10,
-        tee: 0,
-        snp: 25,
-        ucode: 84,
-        fmc: None,
-        hwid: None,
-        validity: ("250101000000Z".into(), "320101000000Z".into()),
-    });
+    let vlek = pki.endorser(&Endorsement::genoa(
+        None,
+        ("250101000000Z", "320101000000Z"),
+    ));
     let mut report = read("shared/vectors/oak/genoa_oc_report.bin");
     report[abi::offset::SIGNER_INFO..abi::offset::SIGNER_INFO + 4]
         .copy_from_slice(&(1u32 << 2).to_le_bytes());
@@ -379,7 +356,7 @@ fn pool() -> &'static Vec<Vec<u8>> {
     static POOL: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     POOL.get_or_init(|| {
         let mut p = az_chain();
-        p.push(tls_root());
+        p.push(mhsm_tls_root());
         p.push(roots::ask(Product::Genoa).to_vec());
         p.push(roots::ark(Product::Turin).to_vec());
         p.push(read("shared/vectors/virtee-sev/vcek_milan.der"));

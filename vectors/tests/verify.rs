@@ -232,17 +232,7 @@ fn template() -> Vec<u8> {
 }
 
 fn endorsement(hwid: Option<&[u8]>) -> Endorsement {
-    // Genoa layout of REPORTED_TCB 0x541900000000000a: bl 10, tee 0, snp 25, ucode 84.
-    Endorsement {
-        product_name: "Genoa".into(),
-        bl: 10,
-        tee: 0,
-        snp: 25,
-        ucode: 84,
-        fmc: None,
-        hwid: hwid.map(<[u8]>::to_vec),
-        validity: ("250101000000Z".into(), "320101000000Z".into()),
-    }
+    Endorsement::genoa(hwid, ("250101000000Z", "320101000000Z"))
 }
 
 fn set_signing_key(report: &mut [u8], key: u32, mask_chip: bool) {

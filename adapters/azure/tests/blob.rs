@@ -5,15 +5,12 @@ mod common;
 
 use std::sync::Arc;
 
-use common::azurite::Azurite;
+use csc_azure::Error;
 use csc_azure::blob::{BlobAuth, BlobClient};
-use csc_azure::http::{HttpClient, Request};
 use csc_azure::identity::{Credential, TokenProvider};
-use csc_azure::{Error, Service};
 use csc_emulate::Emulator;
-use http::header::HeaderName;
-
-const STORAGE: &str = "https://storage.azure.com";
+use csc_testkit::Azurite;
+use csc_testkit::azurite::STORAGE;
 
 fn tokens(emu: &Emulator) -> Arc<TokenProvider> {
     Arc::new(TokenProvider::new(
@@ -23,29 +20,6 @@ fn tokens(emu: &Emulator) -> Arc<TokenProvider> {
             client_id: None,
         },
     ))
-}
-
-async fn create_container(
-    http: &HttpClient,
-    az: &Azurite,
-    tokens: &TokenProvider,
-    name: &str,
-    public: bool,
-) {
-    let url = format!("{}/{name}?restype=container", az.account_url());
-    let mut req = Request::new(Service::Blob, http::Method::PUT, url)
-        .header(HeaderName::from_static("x-ms-version"), "2020-10-02")
-        .unwrap();
-    if public {
-        req = req
-            .header(
-                HeaderName::from_static("x-ms-blob-public-access"),
-                "container",
-            )
-            .unwrap();
-    }
-    let req = tokens.authorize(req, STORAGE).await.unwrap();
-    http.send(req).await.unwrap();
 }
 
 /// Compares without printing megabytes on failure.
@@ -71,8 +45,8 @@ async fn page_blob_with_bearer_tokens_sas_and_anonymous_access() {
     let az = Azurite::start(&emu);
     let http = common::http(&emu);
     let tokens = tokens(&emu);
-    create_container(&http, &az, &tokens, "private", false).await;
-    create_container(&http, &az, &tokens, "public", true).await;
+    az.create_container(&http, &tokens, "private", false).await;
+    az.create_container(&http, &tokens, "public", true).await;
 
     let bearer = BlobAuth::Bearer {
         tokens: tokens.clone(),
@@ -181,7 +155,7 @@ async fn missing_blob_and_bad_tokens_are_clear_errors() {
     let az = Azurite::start(&emu);
     let http = common::http(&emu);
     let tokens = tokens(&emu);
-    create_container(&http, &az, &tokens, "ccc", false).await;
+    az.create_container(&http, &tokens, "ccc", false).await;
     let bearer = BlobAuth::Bearer {
         tokens,
         resource: STORAGE.into(),

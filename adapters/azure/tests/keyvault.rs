@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::encoding::{AsBigEndian, AsDer, EcPrivateKeyBin, Pkcs8V1Der};
-use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
 use aws_lc_rs::rsa::{
     OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, PrivateDecryptingKey,
 };
@@ -54,21 +53,7 @@ fn unwrap(key: &ReleasedKey) -> Vec<u8> {
         "RSA_AES_KEY_WRAP_256" => &OAEP_SHA256_MGF1SHA256,
         other => panic!("enc {other}"),
     };
-    let ct = key.ciphertext.expose();
-    let (rsa, kwp) = ct.split_at(256);
-    let mut kek = [0u8; 256];
-    let kek = ephemeral_key()
-        .decrypt(alg, rsa, &mut kek, None)
-        .unwrap()
-        .to_vec();
-    let mut out = vec![0u8; kwp.len()];
-    let n = AesKek::new(&AES_256, &kek)
-        .unwrap()
-        .unwrap_with_padding(kwp, &mut out)
-        .unwrap()
-        .len();
-    out.truncate(n);
-    out
+    csc_testkit::unwrap::rsa_aes_kwp(&ephemeral_key(), alg, key.ciphertext.expose())
 }
 
 struct Setup {

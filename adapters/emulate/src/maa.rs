@@ -46,8 +46,9 @@ pub trait ReportVerifier: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// A placeholder that does NOT check the report signature or the certificate chain. It only
-/// requires a non-empty PEM chain. It exists until the core verifier is plugged in; it must be
-/// chosen explicitly, and every token it leads to says so in `x-ms-emulator-report-verifier`.
+/// requires a non-empty PEM chain: for tests whose reports carry no chain that verifies (the
+/// checking verifier is [`CoreReportVerifier`]). It must be chosen explicitly, and every token
+/// it leads to says so in `x-ms-emulator-report-verifier`.
 #[derive(Debug, Clone, Default)]
 pub struct UncheckedSignaturePlaceholder {
     /// The compliance status to report when UVM endorsements were sent.

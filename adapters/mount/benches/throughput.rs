@@ -1,13 +1,13 @@
-//! Read throughput through the mounted filesystem, from a local source, in one run:
+//! Read throughput through the mounted filesystem, from a local store, in one run:
 //! sequential (1 MiB reads) and random 4 KiB reads of one file, for
 //! - the plain block file: FUSE `data` file (block cache) -> loop -> ext4 (no encryption),
 //! - the decrypted userspace view: LUKS2 image -> block cache -> XTS -> FUSE -> loop -> ext4,
 //! - and the same file on tmpfs as the baseline, with ratios; plus reads of the FUSE files
-//!   themselves (no loop, no ext4) and source range requests per MiB read.
+//!   themselves (no loop, no ext4) and store range requests per MiB read.
 //!
 //! Runs as root (mounts). Page caches are dropped (`/proc/sys/vm/drop_caches`) before every
 //! measured pass so that each pass goes through the whole stack; the images live on a private
-//! tmpfs so the source itself is memory-speed, as in upstream's local-file measurement.
+//! tmpfs so the store itself is memory-speed, as in upstream's local-file measurement.
 //! `cargo bench -p csc-mount --bench throughput` (env `BENCH_MIB`, default 256).
 
 use std::os::unix::fs::FileExt;
@@ -20,7 +20,7 @@ use std::time::Instant;
 use csc_mount::loopdev::LoopDevice;
 use csc_mount::luks2::{FormatParams, Passphrase};
 use csc_mount::mount::{Exposure, MountRequest};
-use csc_mount::source::Counters;
+use csc_mount::store::Counters;
 use csc_mount::{
     BlockCache, ByteView, CacheConfig, Counting, FuseFile, FuseOptions, LocalFile, image,
 };
@@ -47,9 +47,9 @@ fn drop_caches() {
 struct Result {
     seq_mbs: f64,
     rand_iops: f64,
-    /// Source range requests per MiB read sequentially.
+    /// Store range requests per MiB read sequentially.
     seq_reqs_per_mib: f64,
-    /// Source range requests per random 4 KiB read.
+    /// Store range requests per random 4 KiB read.
     reqs_per_random: f64,
 }
 
@@ -153,7 +153,7 @@ fn decrypted(
     let pub_dir = root.join(format!("pub-{loop_direct_io}"));
     std::fs::create_dir(&pub_dir).unwrap();
     let m = csc_mount::mount(MountRequest {
-        source: src,
+        store: src,
         header,
         key,
         mount_point: pub_dir.join("fs"),
@@ -232,7 +232,7 @@ fn main() {
         println!("AES-256-XTS decrypt in memory, one thread: {mbs:.0} MB/s");
     }
     println!(
-        "{:<38} {:>11} {:>12} {:>14} | {:>12} {:>12} {:>14} | source range requests",
+        "{:<38} {:>11} {:>12} {:>14} | {:>12} {:>12} {:>14} | store range requests",
         "path", "sequential", "", "", "random 4K", "", ""
     );
     let base = measure(&tree.join("file.bin"), size, None);

@@ -3,15 +3,15 @@
 use std::path::PathBuf;
 
 use crate::luks2::{FormatError, HeaderError, ReadError, UnlockError};
-use crate::source::SourceError;
+use crate::store::StoreError;
 
 /// Anything that can stop opening, mounting or tearing down an encrypted image.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The block source failed.
+    /// The block store failed.
     #[error(transparent)]
-    Source(#[from] SourceError),
+    Store(#[from] StoreError),
     /// The LUKS2 header is invalid.
     #[error("invalid LUKS2 header: {0}")]
     Header(#[from] HeaderError),
@@ -63,7 +63,7 @@ pub enum Error {
 impl From<ReadError> for Error {
     fn from(e: ReadError) -> Self {
         match e {
-            ReadError::Source(s) => Self::Source(s),
+            ReadError::Store(s) => Self::Store(s),
             ReadError::Header(h) => Self::Header(h),
         }
     }

@@ -14,7 +14,7 @@ use fuser::{
     WriteFlags,
 };
 
-use crate::source::SourceError;
+use crate::store::StoreError;
 use crate::view::ByteView;
 
 /// Name of the single file (upstream: `data`).
@@ -64,10 +64,10 @@ struct OneFileFs {
     started: SystemTime,
 }
 
-fn errno(err: &SourceError) -> Errno {
+fn errno(err: &StoreError) -> Errno {
     match err {
-        SourceError::OutOfRange { .. } | SourceError::Unaligned { .. } => Errno::EINVAL,
-        SourceError::ReadOnly => Errno::EROFS,
+        StoreError::OutOfRange { .. } | StoreError::Unaligned { .. } => Errno::EINVAL,
+        StoreError::ReadOnly => Errno::EROFS,
         _ => Errno::EIO,
     }
 }
@@ -113,7 +113,7 @@ impl Filesystem for OneFileFs {
         // Lets a loop device in direct-I/O mode keep several reads in flight.
         let _ = config.add_capabilities(InitFlags::FUSE_ASYNC_DIO);
         // Requests the kernel queues before it makes writers wait: enough for every request
-        // thread to have one (a remote source keeps many reads in flight).
+        // thread to have one (a remote store keeps many reads in flight).
         let _ = config.set_max_background(MAX_BACKGROUND);
         Ok(())
     }
@@ -143,7 +143,7 @@ impl Filesystem for OneFileFs {
             return reply.error(Errno::EROFS);
         }
         // Keep the kernel's page cache across opens: the file cannot change behind the
-        // kernel's back (a blob source conditions every read and write on the ETag it holds,
+        // kernel's back (a blob store conditions every read and write on the ETag it holds,
         // so a foreign change is an error, never new bytes under old cached ones).
         reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE);
     }

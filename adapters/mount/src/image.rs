@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::error::Error;
 use crate::luks2::{FormatParams, Luks2Header, Passphrase, VolumeKey, format_metadata};
-use crate::source::BlockSource;
+use crate::store::BlockStore;
 
 /// Chunk the encryptor reads and writes at a time.
 const CHUNK: usize = 1024 * 1024;
@@ -104,16 +104,16 @@ pub fn encrypt_image(
 /// A validated header and the volume key it opened to.
 pub type Opened = (Luks2Header, VolumeKey);
 
-/// Reads and validates the header of `source` and unlocks it with `pass`.
-pub fn open(source: &dyn BlockSource, pass: &Passphrase) -> Result<Opened, Error> {
-    let header = Luks2Header::read(source)?;
-    let key = header.unlock(source, pass)?;
+/// Reads and validates the header of `store` and unlocks it with `pass`.
+pub fn open(store: &dyn BlockStore, pass: &Passphrase) -> Result<Opened, Error> {
+    let header = Luks2Header::read(store)?;
+    let key = header.unlock(store, pass)?;
     Ok((header, key))
 }
 
 /// Writes the decrypted data of an unlocked image to `out` (for checks such as `e2fsck`).
 pub fn decrypt_to(
-    source: &dyn BlockSource,
+    store: &dyn BlockStore,
     header: &Luks2Header,
     key: &VolumeKey,
     out: &Path,
@@ -126,7 +126,7 @@ pub fn decrypt_to(
     while done < header.data_size {
         let n = (header.data_size - done).min(CHUNK as u64) as usize;
         let chunk = buf.get_mut(..n).unwrap_or(&mut []);
-        source.read_at(seg.offset + done, chunk)?;
+        store.read_at(seg.offset + done, chunk)?;
         xts.decrypt_sectors(
             chunk,
             seg.sector_size as usize,

@@ -1,7 +1,7 @@
 //! FUSE block file, LUKS2, dm-crypt and userspace decryption, mount and publish.
 //!
 //! The pipeline for one encrypted image, from the bottom up:
-//! 1. a [`BlockSource`] (local file now, Azure page blob later) behind a [`BlockCache`];
+//! 1. a [`BlockStore`] (local file now, Azure page blob later) behind a [`BlockCache`];
 //! 2. the LUKS2 header read once and validated ([`Luks2Header::read`]), the volume key opened
 //!    with the key file ([`Luks2Header::unlock`]);
 //! 3. the plaintext exposed either by dm-crypt over a loop device on the FUSE file of the
@@ -22,7 +22,7 @@ pub mod loopdev;
 pub mod luks2;
 pub mod mount;
 pub mod signals;
-pub mod source;
+pub mod store;
 mod sys;
 pub mod view;
 pub mod xts;
@@ -32,5 +32,5 @@ pub use error::Error;
 pub use fuse_file::{FuseFile, FuseOptions};
 pub use luks2::{Luks2Header, Passphrase, VolumeKey};
 pub use mount::{Exposure, MountRequest, Mounted, mount};
-pub use source::{BlockSource, Counting, LocalFile, SourceError, Version};
+pub use store::{BlockStore, Counting, LocalFile, StoreError, Version};
 pub use view::{ByteView, CryptView};

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::fuse_file::{FuseFile, FuseOptions};
 use crate::loopdev::LoopDevice;
 use crate::luks2::{Luks2Header, VolumeKey};
-use crate::source::BlockSource;
+use crate::store::BlockStore;
 use crate::sys;
 use crate::view::{ByteView, CryptView};
 
@@ -35,7 +35,7 @@ pub enum Exposure {
 #[derive(Debug)]
 pub struct MountRequest {
     /// The ciphertext store.
-    pub source: Arc<dyn BlockSource>,
+    pub store: Arc<dyn BlockStore>,
     /// The header validated when the image was opened (never re-read).
     pub header: Luks2Header,
     /// The unlocked volume key.
@@ -44,7 +44,7 @@ pub struct MountRequest {
     pub mount_point: PathBuf,
     /// A short name for devices and directories (upstream uses the index: `0`, `1`, ...).
     pub name: String,
-    /// Mount ext4 read-write (the source must be writable).
+    /// Mount ext4 read-write (the store must be writable).
     pub read_write: bool,
     /// Block cache geometry.
     pub cache: CacheConfig,
@@ -106,7 +106,7 @@ pub fn check_mount_point(mount_point: &Path) -> Result<PathBuf, Error> {
 pub fn mount(req: MountRequest) -> Result<Mounted, Error> {
     check_name(&req.name)?;
     let parent = check_mount_point(&req.mount_point)?;
-    if req.read_write && !req.source.writable() {
+    if req.read_write && !req.store.writable() {
         return Err(Error::Invalid(
             "read-write mount of a read-only source".into(),
         ));
@@ -143,7 +143,7 @@ pub fn mount(req: MountRequest) -> Result<Mounted, Error> {
             .create(private.join("fuse"))
             .map_err(|e| Error::io("mkdir", private.join("fuse"), e))?;
     }
-    let cache = BlockCache::new(req.source.clone(), &req.cache)?;
+    let cache = BlockCache::new(req.store.clone(), &req.cache)?;
     let mut m = Mounted {
         mount_point: req.mount_point.clone(),
         link_target: PathBuf::from(&link_name),

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use crate::cache::BlockCache;
 use crate::luks2::Segment;
-use crate::source::SourceError;
+use crate::store::StoreError;
 use crate::xts::Xts;
 
 /// A fixed-size byte range with positional reads and writes.
@@ -15,11 +15,11 @@ pub trait ByteView: Send + Sync + std::fmt::Debug + 'static {
     /// Whether writes are accepted.
     fn writable(&self) -> bool;
     /// Reads at `offset`; short only at the end.
-    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, SourceError>;
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError>;
     /// Writes at `offset` (clipped at the end); returns bytes taken.
-    fn write(&self, offset: u64, data: &[u8]) -> Result<usize, SourceError>;
+    fn write(&self, offset: u64, data: &[u8]) -> Result<usize, StoreError>;
     /// Makes every accepted write durable.
-    fn sync(&self) -> Result<(), SourceError>;
+    fn sync(&self) -> Result<(), StoreError>;
 }
 
 impl ByteView for BlockCache {
@@ -29,13 +29,13 @@ impl ByteView for BlockCache {
     fn writable(&self) -> bool {
         BlockCache::writable(self)
     }
-    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, SourceError> {
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         BlockCache::read(self, offset, buf)
     }
-    fn write(&self, offset: u64, data: &[u8]) -> Result<usize, SourceError> {
+    fn write(&self, offset: u64, data: &[u8]) -> Result<usize, StoreError> {
         BlockCache::write(self, offset, data)
     }
-    fn sync(&self) -> Result<(), SourceError> {
+    fn sync(&self) -> Result<(), StoreError> {
         BlockCache::sync(self)
     }
 }
@@ -56,10 +56,10 @@ pub struct CryptView {
 
 impl CryptView {
     /// A view of `segment` (from a validated header) over `cache`, keyed by `xts`.
-    pub fn new(cache: BlockCache, segment: &Segment, xts: Xts) -> Result<Self, SourceError> {
+    pub fn new(cache: BlockCache, segment: &Segment, xts: Xts) -> Result<Self, StoreError> {
         let size = segment
             .resolved_size(cache.size())
-            .ok_or(SourceError::OutOfRange {
+            .ok_or(StoreError::OutOfRange {
                 offset: segment.offset,
                 len: 0,
                 size: cache.size(),
@@ -84,10 +84,10 @@ impl CryptView {
         self.iv_tweak.wrapping_add(plain_offset / 512)
     }
 
-    fn read_aligned(&self, start: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+    fn read_aligned(&self, start: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         let n = self.cache.read(self.offset + start, buf)?;
         if n != buf.len() {
-            return Err(SourceError::OutOfRange {
+            return Err(StoreError::OutOfRange {
                 offset: self.offset + start,
                 len: buf.len() as u64,
                 size: self.cache.size(),
@@ -98,7 +98,7 @@ impl CryptView {
         Ok(())
     }
 
-    fn write_aligned(&self, start: u64, plain: &mut [u8]) -> Result<(), SourceError> {
+    fn write_aligned(&self, start: u64, plain: &mut [u8]) -> Result<(), StoreError> {
         self.xts
             .encrypt_sectors(plain, self.sector_size as usize, self.first_512(start));
         self.cache.write(self.offset + start, plain)?;
@@ -115,7 +115,7 @@ impl ByteView for CryptView {
         self.cache.writable()
     }
 
-    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, SourceError> {
+    fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         if offset >= self.size || buf.is_empty() {
             return Ok(0);
         }
@@ -124,7 +124,7 @@ impl ByteView for CryptView {
         let start = offset / ss * ss;
         let end = (offset + len as u64).div_ceil(ss) * ss;
         if start == offset && end == offset + len as u64 {
-            let b = buf.get_mut(..len).ok_or(SourceError::ReadOnly)?;
+            let b = buf.get_mut(..len).ok_or(StoreError::ReadOnly)?;
             self.read_aligned(start, b)?;
             return Ok(len);
         }
@@ -137,9 +137,9 @@ impl ByteView for CryptView {
         Ok(len)
     }
 
-    fn write(&self, offset: u64, data: &[u8]) -> Result<usize, SourceError> {
+    fn write(&self, offset: u64, data: &[u8]) -> Result<usize, StoreError> {
         if !self.cache.writable() {
-            return Err(SourceError::ReadOnly);
+            return Err(StoreError::ReadOnly);
         }
         if offset >= self.size || data.is_empty() {
             return Ok(0);
@@ -167,7 +167,7 @@ impl ByteView for CryptView {
         Ok(len)
     }
 
-    fn sync(&self) -> Result<(), SourceError> {
+    fn sync(&self) -> Result<(), StoreError> {
         self.cache.sync()
     }
 }

@@ -9,31 +9,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn vm_dir() -> PathBuf {
-    let candidates = [
-        std::env::var_os("CSC_VM_DIR").map(PathBuf::from),
-        Some(workspace().join("../shared/vm")),
-        Some(PathBuf::from("/work/shared/vm")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("run-in-vm.sh").is_file())
-        .expect("the VM kit (shared/vm/run-in-vm.sh) must be present; set CSC_VM_DIR")
-}
+use csc_testkit::sample_tree;
+use csc_testkit::vm::{vm_dir, workspace};
 
 fn build_vmcheck() -> PathBuf {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")

@@ -9,6 +9,7 @@ use std::process::Command;
 use common::*;
 use csc_mount::luks2::Kdf;
 use csc_mount::{LocalFile, image};
+use csc_testkit::sample_tree;
 
 #[test]
 fn our_image_opens_with_cryptsetup_and_decrypts_to_the_ext4_image() {
@@ -32,13 +33,13 @@ fn our_image_opens_with_cryptsetup_and_decrypts_to_the_ext4_image() {
         assert!(dump.contains(want), "luksDump lacks {want:?}:\n{dump}");
     }
     let theirs = cryptsetup_volume_key(&img, &key_file);
-    let source = LocalFile::open(&img, false).unwrap();
-    let (header, ours) = image::open(&source, &pass).unwrap();
+    let store = LocalFile::open(&img, false).unwrap();
+    let (header, ours) = image::open(&store, &pass).unwrap();
     assert_eq!(theirs.len(), 64);
     assert_eq!(ours.expose(), &theirs[..]);
 
     let out = t.path().join("decrypted.ext4");
-    image::decrypt_to(&source, &header, &ours, &out).unwrap();
+    image::decrypt_to(&store, &header, &ours, &out).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&plain).unwrap());
 }
 
@@ -64,11 +65,11 @@ fn opens_like_cryptsetup(extra: &[&str], check: impl Fn(&Kdf)) {
     write_key(&key_file, 7);
     let img = t.path().join("cs.img");
     luks_format(&img, &key_file, extra);
-    let source = LocalFile::open(&img, false).unwrap();
-    let (header, key) = image::open(&source, &common::key(7)).unwrap();
+    let store = LocalFile::open(&img, false).unwrap();
+    let (header, key) = image::open(&store, &common::key(7)).unwrap();
     check(&header.keyslots[0].kdf);
     assert_eq!(key.expose(), &cryptsetup_volume_key(&img, &key_file)[..]);
-    let wrong = image::open(&source, &common::key(8)).unwrap_err();
+    let wrong = image::open(&store, &common::key(8)).unwrap_err();
     assert!(wrong.to_string().contains("no keyslot opened"), "{wrong}");
 }
 
@@ -163,8 +164,8 @@ fn cryptsetup_second_keyslot_opens() {
         .args(fast)
         .arg(&img)
         .arg(&k2));
-    let source = LocalFile::open(&img, false).unwrap();
-    let (header, key) = image::open(&source, &common::key(2)).unwrap();
+    let store = LocalFile::open(&img, false).unwrap();
+    let (header, key) = image::open(&store, &common::key(2)).unwrap();
     assert_eq!(header.keyslots.len(), 2);
     assert_eq!(key.expose(), &cryptsetup_volume_key(&img, &k1)[..]);
 }

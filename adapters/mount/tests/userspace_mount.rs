@@ -13,6 +13,7 @@ use std::sync::Arc;
 use common::*;
 use csc_mount::mount::{Exposure, MountRequest};
 use csc_mount::{CacheConfig, Error, FuseOptions, LocalFile, image};
+use csc_testkit::{assert_clean, sample_tree};
 
 fn request(
     img: &Path,
@@ -21,10 +22,10 @@ fn request(
     rw: bool,
     byte: u8,
 ) -> Result<MountRequest, Error> {
-    let source = Arc::new(LocalFile::open(img, rw)?);
-    let (header, key) = image::open(source.as_ref(), &key(byte))?;
+    let store = Arc::new(LocalFile::open(img, rw)?);
+    let (header, key) = image::open(store.as_ref(), &key(byte))?;
     Ok(MountRequest {
-        source,
+        store,
         header,
         key,
         mount_point: pub_dir.join("fs"),
@@ -111,10 +112,10 @@ fn read_write_mount_keeps_fsynced_data_and_fsck_is_clean() {
     m.teardown().unwrap();
     assert_clean(t.path());
 
-    let source = LocalFile::open(&img, false).unwrap();
-    let (header, key) = image::open(&source, &key(1)).unwrap();
+    let store = LocalFile::open(&img, false).unwrap();
+    let (header, key) = image::open(&store, &key(1)).unwrap();
     let plain = t.path().join("check.ext4");
-    image::decrypt_to(&source, &header, &key, &plain).unwrap();
+    image::decrypt_to(&store, &header, &key, &plain).unwrap();
     run(Command::new("e2fsck").arg("-fn").arg(&plain));
 }
 

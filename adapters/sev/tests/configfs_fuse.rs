@@ -14,11 +14,10 @@ use csc_core::report::Report;
 use csc_core::source::{self, ReportRequest, ReportSource, Vmpl};
 use csc_sev::{ConfigfsTsm, Paths, SevError, Source, SourceKind};
 use csc_simulate::tsmfs::{Faults, MountedTsm};
-use csc_simulate::{KeyCache, Platform, PlatformConfig};
+use csc_simulate::{Platform, PlatformConfig};
 
 fn platform(product: Product, version: u32) -> Arc<Platform> {
-    let cache =
-        KeyCache::open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys")).unwrap();
+    let cache = csc_testkit::key_cache();
     Arc::new(Platform::new(PlatformConfig::new(product, version).unwrap(), &cache).unwrap())
 }
 

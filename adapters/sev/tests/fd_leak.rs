@@ -8,7 +8,7 @@ use csc_core::Product;
 use csc_core::source::{ReportRequest, Vmpl};
 use csc_sev::{ConfigfsTsm, LegacySev, Paths, SevGuest, Source, SourceKind};
 use csc_simulate::tsmfs::{Faults, MountedTsm};
-use csc_simulate::{KeyCache, Platform, PlatformConfig};
+use csc_simulate::{Platform, PlatformConfig};
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -16,8 +16,7 @@ fn open_fds() -> usize {
 
 #[test]
 fn no_descriptor_outlives_a_request() {
-    let cache =
-        KeyCache::open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys")).unwrap();
+    let cache = csc_testkit::key_cache();
     let p =
         Arc::new(Platform::new(PlatformConfig::new(Product::Milan, 2).unwrap(), &cache).unwrap());
     let dir =

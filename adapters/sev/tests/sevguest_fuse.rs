@@ -17,7 +17,7 @@ use csc_simulate::sevguestfs::MountedSevGuest;
 use csc_simulate::{KeyCache, Platform, PlatformConfig, SimulatedPsp};
 
 fn cache() -> KeyCache {
-    KeyCache::open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys")).unwrap()
+    csc_testkit::key_cache()
 }
 
 fn psp(config: PlatformConfig) -> Arc<SimulatedPsp> {

@@ -15,17 +15,6 @@ use csc_simulate::{Platform, PlatformConfig, SimError};
 
 use common::*;
 
-const EVERY: [(Product, u32); 8] = [
-    (Product::Milan, 2),
-    (Product::Milan, 3),
-    (Product::Milan, 5),
-    (Product::Genoa, 2),
-    (Product::Genoa, 3),
-    (Product::Genoa, 5),
-    (Product::Turin, 3),
-    (Product::Turin, 5),
-];
-
 fn platform(product: Product, version: u32) -> Platform {
     let config = PlatformConfig::new(product, version)
         .unwrap()

@@ -434,7 +434,7 @@ fn main() {
             .collect();
         results.push((delay, figures));
     }
-    common::assert_clean(work);
+    csc_testkit::assert_clean(work);
 
     println!(
         "\nencfs vs azmount through a latency proxy in front of Azurite: {mib} MiB file, {} MiB write, random reads for {} s",

@@ -1,4 +1,4 @@
-//! A blob as a csc-mount [`BlockSource`]: size and ETag from one HEAD at open, ranged GETs for
+//! A blob as a csc-mount [`BlockStore`]: size and ETag from one HEAD at open, ranged GETs for
 //! reads, Put Page for writes (page blobs only). Every request is conditioned on the ETag this
 //! handle last saw (its own writes move it): a concurrent writer is detected instead of
 //! overwritten, and a reader never gets a mix of two versions of the blob, which is what
@@ -15,8 +15,8 @@ use std::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use csc_azure::blob::{BlobClient, PAGE_SIZE};
-use csc_mount::source::scatter;
-use csc_mount::{BlockSource, SourceError, Version};
+use csc_mount::store::scatter;
+use csc_mount::{BlockStore, StoreError, Version};
 use tokio::runtime::Handle;
 
 use crate::input::redact_url;
@@ -62,7 +62,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// One blob, opened.
-pub struct BlobSource {
+pub struct BlobStore {
     client: BlobClient,
     rt: Handle,
     size: u64,
@@ -76,9 +76,9 @@ pub struct BlobSource {
     url: String,
 }
 
-impl fmt::Debug for BlobSource {
+impl fmt::Debug for BlobStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlobSource")
+        f.debug_struct("BlobStore")
             .field("url", &self.url)
             .field("size", &self.size)
             .field("blob_type", &self.blob_type)
@@ -87,21 +87,21 @@ impl fmt::Debug for BlobSource {
     }
 }
 
-fn remote(e: csc_azure::Error) -> SourceError {
+fn remote(e: csc_azure::Error) -> StoreError {
     // csc-azure's messages carry URLs with SAS signatures and tokens removed.
-    SourceError::Remote(e.to_string())
+    StoreError::Remote(e.to_string())
 }
 
-fn outside_runtime() -> Result<(), SourceError> {
+fn outside_runtime() -> Result<(), StoreError> {
     if Handle::try_current().is_ok() {
-        return Err(SourceError::Remote(
+        return Err(StoreError::Remote(
             "blob source called from inside the async runtime (blocking call refused)".into(),
         ));
     }
     Ok(())
 }
 
-impl BlobSource {
+impl BlobStore {
     /// Reads the blob's properties. `writable` needs a page blob (block blobs are read-only,
     /// as upstream's azmount can only write pages).
     pub fn open(
@@ -109,11 +109,11 @@ impl BlobSource {
         url: &str,
         rt: Handle,
         writable: bool,
-    ) -> Result<Self, SourceError> {
+    ) -> Result<Self, StoreError> {
         outside_runtime()?;
         let props = rt.block_on(client.properties()).map_err(remote)?;
         if writable && props.blob_type != PAGE_BLOB {
-            return Err(SourceError::Remote(format!(
+            return Err(StoreError::Remote(format!(
                 "read_write needs a page blob; {} is a {}",
                 redact_url(url),
                 if props.blob_type.is_empty() {
@@ -145,7 +145,7 @@ impl BlobSource {
         &self,
         offset: u64,
         len: u64,
-    ) -> Result<impl std::ops::Deref<Target = [u8]> + use<>, SourceError> {
+    ) -> Result<impl std::ops::Deref<Target = [u8]> + use<>, StoreError> {
         outside_runtime()?;
         let _slot = self.slots.take();
         let mut tag = self.etag();
@@ -163,7 +163,7 @@ impl BlobSource {
                         tag = now;
                         continue;
                     }
-                    return Err(SourceError::ConditionFailed {
+                    return Err(StoreError::ConditionFailed {
                         expected: Version(expected),
                         found: self.current_etag(),
                     });
@@ -171,7 +171,7 @@ impl BlobSource {
                 Err(e) => return Err(remote(e)),
             }
         }
-        Err(SourceError::Remote(format!(
+        Err(StoreError::Remote(format!(
             "{}: read kept failing",
             self.url
         )))
@@ -190,14 +190,14 @@ impl BlobSource {
     }
 }
 
-fn check_range(offset: u64, len: u64, size: u64) -> Result<(), SourceError> {
+fn check_range(offset: u64, len: u64, size: u64) -> Result<(), StoreError> {
     match offset.checked_add(len) {
         Some(end) if end <= size => Ok(()),
-        _ => Err(SourceError::OutOfRange { offset, len, size }),
+        _ => Err(StoreError::OutOfRange { offset, len, size }),
     }
 }
 
-impl BlockSource for BlobSource {
+impl BlockStore for BlobStore {
     fn size(&self) -> u64 {
         self.size
     }
@@ -214,11 +214,11 @@ impl BlockSource for BlobSource {
         self.writable
     }
 
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         self.read_vectored_at(offset, &mut [buf])
     }
 
-    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), StoreError> {
         let len: u64 = bufs.iter().map(|b| b.len() as u64).sum();
         check_range(offset, len, self.size)?;
         if len == 0 {
@@ -226,7 +226,7 @@ impl BlockSource for BlobSource {
         }
         let got = self.fetch(offset, len)?;
         if got.len() as u64 != len {
-            return Err(SourceError::Remote(format!(
+            return Err(StoreError::Remote(format!(
                 "{}: asked for {len} bytes at {offset}, got {} (the blob shrank?)",
                 self.url,
                 got.len()
@@ -241,14 +241,14 @@ impl BlockSource for BlobSource {
         offset: u64,
         data: &[u8],
         if_match: Option<&Version>,
-    ) -> Result<Option<Version>, SourceError> {
+    ) -> Result<Option<Version>, StoreError> {
         if !self.writable {
-            return Err(SourceError::ReadOnly);
+            return Err(StoreError::ReadOnly);
         }
         let len = data.len() as u64;
         check_range(offset, len, self.size)?;
         if !offset.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) || len == 0 {
-            return Err(SourceError::Unaligned {
+            return Err(StoreError::Unaligned {
                 offset,
                 len,
                 alignment: PAGE_SIZE,
@@ -268,7 +268,7 @@ impl BlockSource for BlobSource {
                 Ok(Some(v))
             }
             Err(csc_azure::Error::ConditionNotMet { expected, .. }) => {
-                Err(SourceError::ConditionFailed {
+                Err(StoreError::ConditionFailed {
                     expected: Version(expected),
                     found: self.current_etag(),
                 })
@@ -277,7 +277,7 @@ impl BlockSource for BlobSource {
         }
     }
 
-    fn flush(&self) -> Result<(), SourceError> {
+    fn flush(&self) -> Result<(), StoreError> {
         // A Put Page is durable once the service has answered it.
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The encrypted filesystem sidecar: upstream's `remotefs` + `azmount` + `cryptsetup` in one
 //! process. It reads upstream's input ([`input`]), opens every image (a blob or a local file,
-//! [`source`]), gets each key file ([`key`]: secure key release or a raw key), validates and
+//! [`store`]), gets each key file ([`key`]: secure key release or a raw key), validates and
 //! unlocks the LUKS2 header, mounts through dm-crypt or a userspace AES-XTS view (csc-mount),
 //! publishes each mount point as a symlink, signals readiness, and on SIGTERM tears it all down
 //! in reverse order, writing every cached block back ([`sidecar`]).
@@ -20,9 +20,9 @@ pub mod key;
 #[cfg(feature = "runtime")]
 pub mod sidecar;
 #[cfg(feature = "runtime")]
-pub mod source;
-#[cfg(feature = "runtime")]
 pub mod stale;
+#[cfg(feature = "runtime")]
+pub mod store;
 
 #[cfg(feature = "runtime")]
 pub use error::Error;

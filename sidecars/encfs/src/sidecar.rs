@@ -21,15 +21,15 @@ use csc_azure::http::{HttpClient, HttpConfig};
 use csc_mount::cache::CacheStats;
 use csc_mount::luks2::Luks2Header;
 use csc_mount::mount::{Exposure, MountRequest, Mounted};
-use csc_mount::source::Counters;
+use csc_mount::store::Counters;
 use csc_mount::{BlockCache, CacheConfig, FuseOptions, VolumeKey};
 
 use crate::args::Args;
 use crate::error::{Error, Step};
 use crate::input::{FilesystemPlan, KeySpec, Plan};
 use crate::key::{self, KeyRelease};
-use crate::source::{self, Opened, SourceContext};
 use crate::stale::{self, Lock};
+use crate::store::{self, Opened, StoreContext};
 
 /// Largest read-ahead or write-back request to a blob (Put Page takes up to 4 MiB; larger
 /// requests did not read faster from Azurite and double the memory a response holds).
@@ -95,7 +95,7 @@ impl Settings {
         })
     }
 
-    /// The cache for a source. A blob is read ahead as far as the cache allows, in requests
+    /// The cache for a store. A blob is read ahead as far as the cache allows, in requests
     /// of up to [`REMOTE_REQUEST`], several at a time: every request is a round trip of
     /// milliseconds, and a few large ones in flight is what keeps a sequential reader busy.
     /// A local file is read ahead less and in smaller requests.
@@ -121,7 +121,7 @@ impl Settings {
         }
     }
 
-    /// FUSE settings for a source: a blob gets enough request threads for 16 random reads
+    /// FUSE settings for a store: a blob gets enough request threads for 16 random reads
     /// in flight (each waits a round trip).
     pub fn fuse_for(&self, remote: bool) -> FuseOptions {
         FuseOptions {
@@ -155,7 +155,7 @@ pub struct MountedFs {
     pub mount_point: PathBuf,
     /// `PageBlob`, `BlockBlob` or `file`.
     pub kind: String,
-    /// Requests that reached the source.
+    /// Requests that reached the store.
     pub counters: Arc<Counters>,
     mounted: Option<Mounted>,
     lock: Option<Lock>,
@@ -184,17 +184,17 @@ impl MountedFs {
     }
 }
 
-/// Logs (info) what reached a filesystem's source and what its cache did.
-fn log_requests(index: usize, source: &Counters, cache: Option<&BlockCache>, when: &str) {
+/// Logs (info) what reached a filesystem's store and what its cache did.
+fn log_requests(index: usize, store: &Counters, cache: Option<&BlockCache>, when: &str) {
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let stats = cache.map(BlockCache::stats);
     let cached = |f: fn(&CacheStats) -> &AtomicU64| stats.map_or(0, |s| get(f(s)));
     tracing::info!(
         index,
-        reads = get(&source.reads),
-        read_bytes = get(&source.read_bytes),
-        writes = get(&source.writes),
-        written_bytes = get(&source.written_bytes),
+        reads = get(&store.reads),
+        read_bytes = get(&store.read_bytes),
+        writes = get(&store.writes),
+        written_bytes = get(&store.written_bytes),
         cache_hits = cached(|s| &s.hits),
         cache_waits = cached(|s| &s.waited),
         cache_misses = cached(|s| &s.misses),
@@ -264,7 +264,7 @@ impl Sidecar {
                 detail: e.to_string(),
             })?
         };
-        let ctx = SourceContext::new(
+        let ctx = StoreContext::new(
             rt.handle().clone(),
             http,
             &plan.azure_info.identity,
@@ -307,7 +307,7 @@ impl Sidecar {
         &mut self,
         pending: &mut [Pending<'_>],
         settings: &Settings,
-        ctx: &SourceContext,
+        ctx: &StoreContext,
         releaser: &dyn KeyRelease,
         stop: &dyn Fn() -> Option<i32>,
     ) -> Result<(), Error> {
@@ -333,16 +333,16 @@ impl Sidecar {
         for p in pending.iter_mut() {
             check()?;
             let plan = p.plan;
-            let opened = source::open(&plan.source, plan.read_write, ctx)
+            let opened = store::open(&plan.source, plan.read_write, ctx)
                 .map_err(|e| fail(plan, Step::Open, e))?;
             tracing::info!(
                 index = plan.index,
                 kind = %opened.kind,
-                size = opened.source.size(),
+                size = opened.store.size(),
                 "opened {}",
                 plan.source
             );
-            let header = Luks2Header::read(opened.source.as_ref())
+            let header = Luks2Header::read(opened.store.as_ref())
                 .map_err(|e| fail(plan, Step::Header, e))?;
             tracing::info!(
                 index = plan.index,
@@ -369,7 +369,7 @@ impl Sidecar {
                 return Err(fail(plan, Step::Unlock, "image not opened"));
             };
             let volume_key = header
-                .unlock(opened.source.as_ref(), &key_file.passphrase())
+                .unlock(opened.store.as_ref(), &key_file.passphrase())
                 .map_err(|e| fail(plan, Step::Unlock, e))?;
             tracing::info!(
                 index = plan.index,
@@ -391,7 +391,7 @@ impl Sidecar {
             };
             let remote = opened.kind != "file";
             let mounted = csc_mount::mount(MountRequest {
-                source: opened.source,
+                store: opened.store,
                 header,
                 key,
                 mount_point: plan.mount_point.clone(),

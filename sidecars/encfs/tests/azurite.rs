@@ -8,25 +8,13 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use common::azurite::Azurite;
 use common::*;
-use csc_azure::Service;
-use csc_azure::blob::{BlobAuth, BlobClient};
-use csc_azure::http::{HttpClient, HttpConfig, Request};
-use csc_azure::identity::{Credential, TokenProvider};
-use csc_emulate::{Emulator, EmulatorConfig, UncheckedSignaturePlaceholder};
-use http::header::HeaderName;
+use csc_testkit::{Storage, assert_clean, sample_tree};
 
-const STORAGE: &str = "https://storage.azure.com";
-
+/// Blob storage, a scratch directory with the emulators' CA, and an image of the sample tree.
 struct World {
-    rt: tokio::runtime::Runtime,
-    emu: Emulator,
-    az: Azurite,
-    http: HttpClient,
-    tokens: Arc<TokenProvider>,
+    s: Storage,
     t: tempfile::TempDir,
     ca: PathBuf,
     files: Vec<(PathBuf, Vec<u8>)>,
@@ -34,107 +22,31 @@ struct World {
 }
 
 fn world(byte: u8) -> World {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let emu = rt.block_on(async {
-        csc_emulate::start(EmulatorConfig::new(Arc::new(
-            UncheckedSignaturePlaceholder {
-                compliance_status: None,
-            },
-        )))
-        .await
-        .unwrap()
-    });
-    let az = Azurite::start(&emu);
-    let http = {
-        let _in = rt.enter();
-        HttpClient::new(HttpConfig {
-            system_roots: false,
-            extra_roots: vec![emu.ca_der()],
-            ..HttpConfig::default()
-        })
-        .unwrap()
-    };
-    let tokens = Arc::new(TokenProvider::new(
-        http.clone(),
-        Credential::ManagedIdentity {
-            base_url: emu.endpoints().imds.clone(),
-            client_id: None,
-        },
-    ));
+    let s = Storage::start();
     let t = tempfile::tempdir().unwrap();
     let ca = t.path().join("ca.pem");
-    std::fs::write(&ca, emu.ca_pem()).unwrap();
+    std::fs::write(&ca, s.emu.ca_pem()).unwrap();
     let files = sample_tree(&t.path().join("tree"));
     let img = t.path().join("image.luks");
     make_image(&t.path().join("tree"), t.path(), &img, byte, 40 << 20);
     std::fs::create_dir(t.path().join("pub")).unwrap();
-    let w = World {
-        rt,
-        emu,
-        az,
-        http,
-        tokens,
+    World {
+        s,
         t,
         ca,
         files,
         img,
-    };
-    w.create_container("images");
-    w
+    }
 }
 
 impl World {
-    fn bearer(&self) -> BlobAuth {
-        BlobAuth::Bearer {
-            tokens: self.tokens.clone(),
-            resource: STORAGE.into(),
-        }
-    }
-
-    fn create_container(&self, name: &str) {
-        let url = format!("{}/{name}?restype=container", self.az.account_url());
-        self.rt.block_on(async {
-            let req = Request::new(Service::Blob, http::Method::PUT, url)
-                .header(HeaderName::from_static("x-ms-version"), "2020-10-02")
-                .unwrap();
-            let req = self.tokens.authorize(req, STORAGE).await.unwrap();
-            self.http.send(req).await.unwrap();
-        });
-    }
-
-    fn blob_url(&self, name: &str) -> String {
-        format!("{}/images/{name}", self.az.account_url())
-    }
-
-    fn client(&self, name: &str) -> BlobClient {
-        BlobClient::new(self.http.clone(), &self.blob_url(name), self.bearer()).unwrap()
-    }
-
     /// Uploads the image as page blob `name`.
     fn upload(&self, name: &str) {
-        let data = std::fs::read(&self.img).unwrap();
-        let c = self.client(name);
-        self.rt.block_on(async {
-            c.create_page_blob(data.len() as u64, false).await.unwrap();
-            c.write_pages(0, &data, None).await.unwrap();
-        });
-    }
-
-    fn download(&self, name: &str, to: &Path) {
-        let c = self.client(name);
-        let data = self.rt.block_on(async {
-            let size = c.properties().await.unwrap().size;
-            c.read_range(0, size).await.unwrap()
-        });
-        std::fs::write(to, &data).unwrap();
+        self.s.upload(name, &self.img);
     }
 
     fn start(&self, b64: &str, tag: &str) -> Encfs {
-        let imds = self.emu.endpoints().imds.clone();
+        let imds = self.s.emu.endpoints().imds.clone();
         start(
             b64,
             self.t.path(),
@@ -169,12 +81,12 @@ fn logged(log: &str, key: &str) -> u64 {
 fn sas_and_bearer_page_blobs_read_back_byte_for_byte() {
     let w = world(8);
     w.upload("ro.luks");
-    let sas = format!("{}?{}", w.blob_url("ro.luks"), w.az.account_sas("rl"));
+    let sas = format!("{}?{}", w.s.blob_url("ro.luks"), w.s.az.account_sas("rl"));
     let mp_sas = w.t.path().join("pub/sas");
     let mp_private = w.t.path().join("pub/private");
     let b64 = input(&[
         fs_entry(&mp_sas, &sas, 8, false),
-        private_entry(&mp_private, &w.blob_url("ro.luks"), 8, false),
+        private_entry(&mp_private, &w.s.blob_url("ro.luks"), 8, false),
     ]);
     let e = w.start(&b64, "ro").ready();
     for mp in [&mp_sas, &mp_private] {
@@ -198,7 +110,7 @@ fn read_write_blob_survives_kill_9_never_reuploads_clean_blocks_and_fscks_clean(
     let w = world(9);
     w.upload("rw.luks");
     let mp = w.t.path().join("pub/rw");
-    let b64 = input(&[private_entry(&mp, &w.blob_url("rw.luks"), 9, true)]);
+    let b64 = input(&[private_entry(&mp, &w.s.blob_url("rw.luks"), 9, true)]);
 
     // Reading every file: a read-write ext4 mount writes its superblock and journal, but the
     // blocks only read are never uploaded again.
@@ -240,7 +152,7 @@ fn read_write_blob_survives_kill_9_never_reuploads_clean_blocks_and_fscks_clean(
     e.stop();
     assert_clean(w.t.path());
     let local = w.t.path().join("downloaded.luks");
-    w.download("rw.luks", &local);
+    w.s.download("rw.luks", &local);
     let (status, out) = fsck(&local, w.t.path(), 9);
     assert!(status.success(), "e2fsck: {out}");
 }
@@ -250,13 +162,14 @@ fn a_concurrent_writer_is_detected_not_overwritten() {
     let w = world(10);
     w.upload("shared.luks");
     let mp = w.t.path().join("pub/shared");
-    let b64 = input(&[private_entry(&mp, &w.blob_url("shared.luks"), 10, true)]);
+    let b64 = input(&[private_entry(&mp, &w.s.blob_url("shared.luks"), 10, true)]);
     let e = w.start(&b64, "owner").ready();
     // Someone else writes the last page of the blob behind encfs's back.
-    let c = w.client("shared.luks");
+    let c = w.s.client("shared.luks");
     let size = std::fs::metadata(&w.img).unwrap().len();
     let foreign = vec![0x5au8; 512];
-    w.rt.block_on(c.write_pages(size - 512, &foreign, None))
+    w.s.rt
+        .block_on(c.write_pages(size - 512, &foreign, None))
         .unwrap();
     // Every request is conditioned on the ETag encfs holds: the change is noticed at the
     // next read of the blob or at the latest when the write is saved.
@@ -270,7 +183,7 @@ fn a_concurrent_writer_is_detected_not_overwritten() {
     let (_, log) = e.signal(libc::SIGTERM);
     assert!(log.contains("modified by another writer"), "{log}");
     // The foreign page is still there.
-    let got = w.rt.block_on(c.read_range(size - 512, 512)).unwrap();
+    let got = w.s.rt.block_on(c.read_range(size - 512, 512)).unwrap();
     assert_eq!(&got[..], &foreign[..]);
     assert_clean(w.t.path());
 }
@@ -279,7 +192,7 @@ fn a_concurrent_writer_is_detected_not_overwritten() {
 fn a_missing_blob_fails_clearly_with_nothing_mounted() {
     let w = world(11);
     let mp = w.t.path().join("pub/x");
-    let b64 = input(&[private_entry(&mp, &w.blob_url("absent.luks"), 11, false)]);
+    let b64 = input(&[private_entry(&mp, &w.s.blob_url("absent.luks"), 11, false)]);
     let (status, out) = w.start(&b64, "absent").failed();
     assert!(!status.success());
     assert!(

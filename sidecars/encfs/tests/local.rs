@@ -10,6 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use common::*;
+use csc_testkit::{assert_clean, sample_tree};
 
 struct Setup {
     t: tempfile::TempDir,

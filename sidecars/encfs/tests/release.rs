@@ -14,6 +14,7 @@ use csc_mount::image;
 use csc_mount::luks2::{FormatParams, Passphrase};
 use csc_mount::mount::Exposure;
 use csc_release::sandbox::{Sandbox, SandboxKey, SandboxOptions};
+use csc_testkit::{assert_clean, sample_tree};
 use encfs::input::Derivation;
 use encfs::key::{self, ReleasedKey, SecureKeyRelease};
 use encfs::sidecar::{Settings, Sidecar};

@@ -20,46 +20,19 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::azurite::Azurite;
 use common::*;
-use csc_azure::Service;
-use csc_azure::blob::{BlobAuth, BlobClient};
-use csc_azure::http::{HttpClient, HttpConfig, Request};
-use csc_azure::identity::{Credential, TokenProvider};
-use csc_emulate::{EmulatorConfig, UncheckedSignaturePlaceholder};
-use csc_testkit::{LatencyProxy, ProxyConfig};
-use http::header::HeaderName;
+use csc_testkit::storage::CONTAINER;
+use csc_testkit::vm::{vm_dir, workspace};
+use csc_testkit::{LatencyProxy, ProxyConfig, Storage, sample_tree};
 
 const NETNS_MARK: &str = "CSC_ENCFS_VM_NETNS";
 const KEY: u8 = 0x3c;
-const STORAGE: &str = "https://storage.azure.com";
 /// The host's loopback as qemu's user network shows it to the guest.
 const HOST_FROM_GUEST: &str = "10.0.2.2";
 /// Delay per request the proxy adds for the guest's blob traffic.
 const BLOB_DELAY: Duration = Duration::from_millis(5);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn vm_dir() -> PathBuf {
-    [
-        std::env::var_os("CSC_VM_DIR").map(PathBuf::from),
-        Some(workspace().join("../shared/vm")),
-        Some(PathBuf::from("/work/shared/vm")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|d| d.join("run-in-vm.sh").is_file())
-    .expect("the VM kit (shared/vm/run-in-vm.sh) must be present; set CSC_VM_DIR")
-}
 
 /// The static encfs: `ENCFS_STATIC_BIN`, or built with the container images' command (so
 /// that the image build reuses it).
@@ -121,9 +94,9 @@ fn sh(cmd: &mut Command) -> String {
 /// The file at `path` inside the ext4 filesystem of encrypted image `img`.
 fn file_in_image(img: &Path, work: &Path, path: &str) -> Vec<u8> {
     let plain = work.join("plain.ext4");
-    let source = csc_mount::LocalFile::open(img, false).unwrap();
-    let (header, vk) = csc_mount::image::open(&source, &key(KEY)).unwrap();
-    csc_mount::image::decrypt_to(&source, &header, &vk, &plain).unwrap();
+    let store = csc_mount::LocalFile::open(img, false).unwrap();
+    let (header, vk) = csc_mount::image::open(&store, &key(KEY)).unwrap();
+    csc_mount::image::decrypt_to(&store, &header, &vk, &plain).unwrap();
     let out = work.join("extracted");
     sh(Command::new("debugfs")
         .arg("-R")
@@ -150,107 +123,28 @@ fn check_rw_image(img: &Path, work: &Path, payload: &[u8], what: &str) {
     );
 }
 
+/// Blob storage and the latency proxy the guest reaches it through.
 struct Blobs {
-    rt: tokio::runtime::Runtime,
-    http: HttpClient,
-    tokens: Arc<TokenProvider>,
-    az: Azurite,
+    s: Storage,
     proxy: LatencyProxy,
-    _emu: csc_emulate::Emulator,
-    ca_pem: String,
 }
 
 impl Blobs {
     fn start() -> Blobs {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let emu = rt.block_on(async {
-            csc_emulate::start(EmulatorConfig::new(Arc::new(
-                UncheckedSignaturePlaceholder {
-                    compliance_status: None,
-                },
-            )))
-            .await
-            .unwrap()
-        });
-        let az = Azurite::start_for(&emu, &[HOST_FROM_GUEST]);
+        let s = Storage::start_for(&[HOST_FROM_GUEST]);
         let proxy = LatencyProxy::start(
-            ProxyConfig::new(([127, 0, 0, 1], az.port()).into()).delay(BLOB_DELAY),
+            ProxyConfig::new(([127, 0, 0, 1], s.az.port()).into()).delay(BLOB_DELAY),
         )
         .unwrap();
-        let http = {
-            let _in = rt.enter();
-            HttpClient::new(HttpConfig {
-                system_roots: false,
-                extra_roots: vec![emu.ca_der()],
-                ..HttpConfig::default()
-            })
-            .unwrap()
-        };
-        let tokens = Arc::new(TokenProvider::new(
-            http.clone(),
-            Credential::ManagedIdentity {
-                base_url: emu.endpoints().imds.clone(),
-                client_id: None,
-            },
-        ));
-        let b = Blobs {
-            rt,
-            http,
-            tokens,
-            az,
-            proxy,
-            ca_pem: emu.ca_pem().to_string(),
-            _emu: emu,
-        };
-        b.rt.block_on(async {
-            let url = format!("{}/images?restype=container", b.az.account_url());
-            let req = Request::new(Service::Blob, http::Method::PUT, url)
-                .header(HeaderName::from_static("x-ms-version"), "2020-10-02")
-                .unwrap();
-            let req = b.tokens.authorize(req, STORAGE).await.unwrap();
-            b.http.send(req).await.unwrap();
-        });
-        b
-    }
-
-    fn client(&self, name: &str) -> BlobClient {
-        BlobClient::new(
-            self.http.clone(),
-            &format!("{}/images/{name}", self.az.account_url()),
-            BlobAuth::Bearer {
-                tokens: self.tokens.clone(),
-                resource: STORAGE.into(),
-            },
-        )
-        .unwrap()
-    }
-
-    fn upload(&self, name: &str, img: &Path) {
-        let data = std::fs::read(img).unwrap();
-        let c = self.client(name);
-        self.rt.block_on(async {
-            c.create_page_blob(data.len() as u64, false).await.unwrap();
-            c.write_pages(0, &data, None).await.unwrap();
-        });
-    }
-
-    fn download(&self, name: &str, to: &Path) {
-        let c = self.client(name);
-        let size = self.rt.block_on(c.properties()).unwrap().size;
-        let data = self.rt.block_on(c.read_range(0, size)).unwrap();
-        std::fs::write(to, &data).unwrap();
+        Blobs { s, proxy }
     }
 
     /// The blob's URL as the guest reaches it: through the proxy, with a SAS.
     fn guest_url(&self, name: &str, permissions: &str) -> String {
         format!(
-            "https://{HOST_FROM_GUEST}:{}/devstoreaccount1/images/{name}?{}",
+            "https://{HOST_FROM_GUEST}:{}/devstoreaccount1/{CONTAINER}/{name}?{}",
             self.proxy.port(),
-            self.az.account_sas(permissions)
+            self.s.az.account_sas(permissions)
         )
     }
 }
@@ -310,9 +204,9 @@ fn static_encfs_with_dm_crypt_in_the_vm() {
     std::fs::copy(&img, &disk_ro).unwrap();
     std::fs::copy(&img, &disk_rw).unwrap();
     let blobs = Blobs::start();
-    blobs.upload("ro.img", &img);
-    blobs.upload("rw.img", &img);
-    std::fs::write(files.join("ca.pem"), &blobs.ca_pem).unwrap();
+    blobs.s.upload("ro.img", &img);
+    blobs.s.upload("rw.img", &img);
+    std::fs::write(files.join("ca.pem"), blobs.s.emu.ca_pem()).unwrap();
     let inputs = [
         (
             "local",
@@ -384,6 +278,6 @@ fn static_encfs_with_dm_crypt_in_the_vm() {
     let (status, out) = fsck(&disk_ro, work, KEY);
     assert!(status.success(), "local ro disk: e2fsck: {out}");
     let blob_rw = work.join("blob-rw.img");
-    blobs.download("rw.img", &blob_rw);
+    blobs.s.download("rw.img", &blob_rw);
     check_rw_image(&blob_rw, work, &payload, "rw blob");
 }

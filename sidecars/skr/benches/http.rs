@@ -1,32 +1,24 @@
-//! `cargo bench -p skr --bench http`: the figures of issue 7 item 7, measured on the real `skr`
-//! binary (`-simulate`: simulated platform and emulators in its process) over loopback, printed
-//! next to upstream's Go skr figures (measured on this kind of machine, given in the issue) as
-//! ratios. Not a timed test: it prints, it does not assert.
+//! `cargo bench -p skr --bench http`: binary size, idle RSS, start-up time and request rates,
+//! measured on the real `skr` binary (`-simulate`: simulated platform and emulators in its
+//! process) over loopback, printed next to upstream's Go skr figures (measured once on this
+//! kind of machine, kept below) as ratios. Not a timed test: it prints, it does not assert.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Conn, Skr, b64};
+use common::{Conn, Skr, b64, proc_status_kb};
 use serde_json::json;
 
-/// Upstream's figures (issue 7): stripped binary, idle RSS, exec to first /status, /status and
-/// /attest/raw requests per second on one keep-alive connection.
+/// Upstream's figures (Go skr, measured on this kind of machine): stripped binary, idle RSS,
+/// exec to first /status, /status and /attest/raw requests per second on one keep-alive
+/// connection.
 const UPSTREAM_BINARY_MB: f64 = 23.7;
 const UPSTREAM_IDLE_RSS_MB: f64 = 16.3;
 const UPSTREAM_START_MS: f64 = 7.5;
 const UPSTREAM_STATUS_RPS: f64 = 11_000.0;
 const UPSTREAM_RAW_RPS: f64 = 9_000.0;
-
-fn rss_kb(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -114,18 +106,18 @@ fn main() {
     let skr = Skr::start(&[]);
     let pid = skr.child.id();
     std::thread::sleep(Duration::from_millis(500));
-    let idle_kb = rss_kb(pid, "VmRSS:");
+    let idle_kb = proc_status_kb(pid, "VmRSS:");
 
     let (status_rps, status_lat) = rate(skr.addr, "GET", "/status", b"", 20_000);
     let raw_body = json!({"runtime_data": b64(br#"{"keys":[]}"#)}).to_string();
     let (raw_rps, raw_lat) = rate(skr.addr, "POST", "/attest/raw", raw_body.as_bytes(), 5_000);
     let (rel1_rps, rel1) = release_load(&skr, 1, 100);
     let (rel16_rps, rel16) = release_load(&skr, 16, 20);
-    let load_kb = rss_kb(pid, "VmHWM:");
+    let load_kb = proc_status_kb(pid, "VmHWM:");
 
     let size = stripped_size();
     println!(
-        "skr benchmark (real binary, -simulate, loopback); upstream = Go skr figures from issue 7"
+        "skr benchmark (real binary, -simulate, loopback); upstream = Go skr figures measured beforehand"
     );
     if let Some(size) = size {
         let mb = size as f64 / 1e6;

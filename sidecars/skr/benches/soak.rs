@@ -1,7 +1,7 @@
 //! `cargo bench -p skr --bench soak`: the real `skr -simulate` binary under ten minutes
 //! (`SOAK_SECONDS`) of mixed valid and hostile traffic over loopback, printing whether its
-//! memory stays flat and how fast `/status` answers meanwhile (issue 14: flat RSS, /status p99
-//! under 10 ms). Not a timed test: it prints, it does not assert.
+//! memory stays flat and how fast `/status` answers meanwhile (the targets: flat RSS, /status
+//! p99 under 10 ms). Not a timed test: it prints, it does not assert.
 //!
 //! Valid traffic: `/status` on a keep-alive connection every 10 ms and on a new connection
 //! every 100 ms (the latencies reported), `/attest/raw` in a loop, a key release each second.

@@ -46,7 +46,7 @@ fn emulator_faults_become_clear_errors() {
     let cases = [
         (Target::Maa, Fault::Status { status: 500 }, "MAA"),
         (Target::Maa, Fault::Truncate, "MAA"),
-        // The flow does not check the MAA token itself; the vault refuses it.
+        // The flow checks the MAA token's signature itself: it never reaches the vault.
         (Target::Maa, Fault::BadSignature, "token"),
         (Target::Hsm, Fault::Status { status: 503 }, "key release"),
         (Target::Hsm, Fault::Truncate, "key release"),

@@ -1,8 +1,7 @@
-//! The gRPC server under hostile clients (issue 14), driving the real
-//! `skr -simulate -server_type grpc` binary over loopback: silent and preface-only
-//! connections, idle connections, a request message that never completes, an open-file limit
-//! of 128 with hundreds of idle connections, undecodable protobuf, and the status of an MAA
-//! that cannot be reached over TLS.
+//! The gRPC server under hostile clients, driving the real `skr -simulate -server_type grpc`
+//! binary over loopback: silent and preface-only connections, idle connections, a request
+//! message that never completes, an open-file limit of 128 with hundreds of idle connections,
+//! undecodable protobuf, and the status of an MAA that cannot be reached over TLS.
 //!
 //! `SKR_UNDER_TEST=/path/to/skr` runs the same checks against another build.
 

@@ -1,4 +1,4 @@
-//! The HTTP server under hostile clients (issue 14), driving the real `skr -simulate` binary
+//! The HTTP server under hostile clients, driving the real `skr -simulate` binary
 //! over loopback: stalled and trickled bodies, declared lengths over the limit, oversized
 //! senders, half-closed clients, an open-file limit of 128, endpoints that are not
 //! `host[:port]`, Go's member semantics, and the status of an unreachable service. Memory is

@@ -9,7 +9,6 @@ use std::process::Output;
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
 use aws_lc_rs::rsa::{
     KeyPair, KeySize, OAEP_SHA1_MGF1SHA1, OaepPrivateDecryptingKey, PrivateDecryptingKey,
 };
@@ -23,7 +22,7 @@ use csc_core::source::{ReportRequest, Vmpl};
 use csc_emulate::{
     Emulator, EmulatorConfig, Fault, FaultRule, Target, UncheckedSignaturePlaceholder,
 };
-use csc_simulate::{KeyCache, Platform, PlatformConfig};
+use csc_simulate::{Platform, PlatformConfig};
 use csc_tools::importkey::{derive_octet_key, rsa_jwk, with_rsa_key};
 use serde_json::{Value, json};
 
@@ -42,11 +41,7 @@ fn vector_path(rel: &str) -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("azure-tools-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    csc_testkit::scratch(&format!("azure-tools-{name}"))
 }
 
 fn text(b: &[u8]) -> String {
@@ -131,9 +126,7 @@ impl Env {
         policy: &[u8],
         kid: &str,
     ) -> Result<Vec<u8>, csc_azure::Error> {
-        let cache =
-            KeyCache::open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys"))
-                .unwrap();
+        let cache = csc_testkit::key_cache();
         let platform = Platform::new(
             PlatformConfig::new(Product::Milan, 3)
                 .unwrap()
@@ -165,25 +158,15 @@ impl Env {
             .unwrap();
         let released = self.key_vault().release(kid, &token, None).await?;
         assert_eq!(released.enc, "CKM_RSA_AES_KEY_WRAP");
-        let ct = released.ciphertext.expose();
-        let (rsa, kwp) = ct.split_at(256);
         let dk = OaepPrivateDecryptingKey::new(
             PrivateDecryptingKey::from_pkcs8(pkcs8.as_ref()).unwrap(),
         )
         .unwrap();
-        let mut kek = [0u8; 256];
-        let kek = dk
-            .decrypt(&OAEP_SHA1_MGF1SHA1, rsa, &mut kek, None)
-            .unwrap()
-            .to_vec();
-        let mut out = vec![0u8; kwp.len()];
-        let n = AesKek::new(&AES_256, &kek)
-            .unwrap()
-            .unwrap_with_padding(kwp, &mut out)
-            .unwrap()
-            .len();
-        out.truncate(n);
-        Ok(out)
+        Ok(csc_testkit::unwrap::rsa_aes_kwp(
+            &dk,
+            &OAEP_SHA1_MGF1SHA1,
+            released.ciphertext.expose(),
+        ))
     }
 }
 

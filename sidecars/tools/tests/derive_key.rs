@@ -4,7 +4,7 @@
 //! on one chip.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -12,20 +12,12 @@ use csc_core::Product;
 use csc_core::guest::{GuestFields, KeyRequest, VmpckId};
 use csc_core::source::Vmpl;
 use csc_simulate::sevguestfs::MountedSevGuest;
-use csc_simulate::{KeyCache, Platform, PlatformConfig, SimulatedPsp};
+use csc_simulate::{Platform, PlatformConfig, SimulatedPsp};
 
 const SNP: &str = env!("CARGO_BIN_EXE_snp-report");
 
-fn keys() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("derive-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    csc_testkit::scratch(&format!("derive-{name}"))
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -33,7 +25,10 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     c.arg("derive-key")
         .args(args)
         .env_remove(csc_simulate::ENV_VAR)
-        .env(csc_simulate::CACHE_ENV_VAR, keys());
+        .env(
+            csc_simulate::CACHE_ENV_VAR,
+            csc_testkit::scratch::key_cache_dir(),
+        );
     for (k, v) in env {
         c.env(k, v);
     }
@@ -54,7 +49,7 @@ fn key_of(out: &Output) -> [u8; 32] {
 /// The simulated PSP the tool's `--simulate` uses by default (Milan, report version 3), on the
 /// same chip (the key cache), for computing the expected key.
 fn psp(config: PlatformConfig) -> Arc<SimulatedPsp> {
-    let cache = KeyCache::open(keys()).unwrap();
+    let cache = csc_testkit::key_cache();
     let platform = Arc::new(Platform::new(config, &cache).unwrap());
     Arc::new(SimulatedPsp::new(platform, &cache).unwrap())
 }

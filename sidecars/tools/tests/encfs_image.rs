@@ -245,10 +245,10 @@ fn kill_9_loses_no_fsynced_byte() {
     assert_eq!(f.mounts(), Vec::<String>::new());
     assert!(std::fs::symlink_metadata(&fs).is_err());
 
-    let source = LocalFile::open(&img, false).unwrap();
+    let store = LocalFile::open(&img, false).unwrap();
     let pass = Passphrase::from_file(&f.p("key.bin")).unwrap();
-    let (header, key) = image::open(&source, &pass).unwrap();
-    image::decrypt_to(&source, &header, &key, &f.p("plain.ext4")).unwrap();
+    let (header, key) = image::open(&store, &pass).unwrap();
+    image::decrypt_to(&store, &header, &key, &f.p("plain.ext4")).unwrap();
     let out = Command::new("e2fsck")
         .arg("-fn")
         .arg(f.p("plain.ext4"))

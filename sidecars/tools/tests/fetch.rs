@@ -2,33 +2,26 @@
 //! flag and by environment), a configfs-tsm stand-in mounted with FUSE, the certificate output,
 //! and the errors a person meets on a machine without the device.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
 use csc_core::Product;
 use csc_core::report::Report;
 use csc_simulate::tsmfs::{Faults, MountedTsm};
-use csc_simulate::{KeyCache, Platform, PlatformConfig};
-
-fn keys() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys")
-}
+use csc_simulate::{Platform, PlatformConfig};
 
 fn scratch(name: &str) -> PathBuf {
-    let d =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tools-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    csc_testkit::scratch(&format!("tools-{name}"))
 }
 
 /// Runs a tool with the shared key cache and without an inherited CSC_SIMULATE.
 fn run(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(bin);
-    c.args(args)
-        .env_remove(csc_simulate::ENV_VAR)
-        .env(csc_simulate::CACHE_ENV_VAR, keys());
+    c.args(args).env_remove(csc_simulate::ENV_VAR).env(
+        csc_simulate::CACHE_ENV_VAR,
+        csc_testkit::scratch::key_cache_dir(),
+    );
     for (k, v) in env {
         c.env(k, v);
     }
@@ -153,7 +146,7 @@ fn fetch_writes_binary_hex_and_certificates() {
     assert_eq!(r.vmpl(), 2);
     assert_eq!(&r.report_data()[..2], &[0xca, 0xfe]);
     // The certificates are the simulated chain for this chip.
-    let cache = KeyCache::open(keys()).unwrap();
+    let cache = csc_testkit::key_cache();
     let p = Platform::new(PlatformConfig::new(Product::Turin, 5).unwrap(), &cache).unwrap();
     assert_eq!(r.chip_id(), p.chip_id());
     assert_eq!(
@@ -234,7 +227,7 @@ fn fetch_without_a_device_says_what_to_do() {
 
 #[test]
 fn fetch_through_configfs_tsm_on_fuse() {
-    let cache = KeyCache::open(keys()).unwrap();
+    let cache = csc_testkit::key_cache();
     let p =
         Arc::new(Platform::new(PlatformConfig::new(Product::Genoa, 3).unwrap(), &cache).unwrap());
     let mnt = scratch("tsm");

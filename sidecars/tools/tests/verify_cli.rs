@@ -1,34 +1,13 @@
 //! `snp-report verify` end to end: the real binary on every report vector and on a synthetic
 //! AMD-profile PKI, checking exit codes and the JSON result.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{code, p, snp_report, write};
 use csc_core::certtable::{self, Guid};
 use csc_vectors::synth::{Endorsement, Pki};
-use csc_vectors::{path, read, read_cert, vectors_of};
+use csc_vectors::{pem_of, read, read_cert, vectors_of};
 use serde_json::Value;
-
-fn snp_report(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snp-report"))
-        .args(args)
-        .output()
-        .expect("run snp-report")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn p(index_path: &str) -> String {
-    path(index_path).display().to_string()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let f = dir.join(name);
-    std::fs::write(&f, bytes).unwrap();
-    f.display().to_string()
-}
 
 #[test]
 fn every_report_vector_gets_its_exit_code() {
@@ -98,14 +77,7 @@ fn chain_vectors_as_caller_supplied_chains() {
             &read_cert(&v["leaf"]),
         );
         // The intermediate and the root in one PEM file.
-        let pem = [&v["intermediate"], &v["root"]]
-            .iter()
-            .map(|r| {
-                use base64::Engine;
-                let b64 = base64::engine::general_purpose::STANDARD.encode(read_cert(r));
-                format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n")
-            })
-            .collect::<String>();
+        let pem = pem_of(&[&read_cert(&v["intermediate"]), &read_cert(&v["root"])]);
         let chain = write(dir.path(), &format!("{id}.chain.pem"), pem.as_bytes());
         let out = snp_report(&["verify", report, "--vcek", &leaf, "--chain", &chain]);
         let want = if v["expect"] == "valid" { 0 } else { 3 };
@@ -214,16 +186,7 @@ fn policy_and_malformed_input() {
 }
 
 fn endorsement(chip: &[u8]) -> Endorsement {
-    Endorsement {
-        product_name: "Genoa".into(),
-        bl: 10,
-        tee: 0,
-        snp: 25,
-        ucode: 84,
-        fmc: None,
-        hwid: Some(chip.to_vec()),
-        validity: ("250101000000Z".into(), "491231000000Z".into()),
-    }
+    Endorsement::genoa(Some(chip), ("250101000000Z", "491231000000Z"))
 }
 
 #[test]

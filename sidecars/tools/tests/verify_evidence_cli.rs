@@ -4,25 +4,15 @@
 //! certificates ignored, `--at` to verify at a past time, and ASK/ASVK anchors given with a
 //! pinned root so a VLEK report verifies with only its VLEK. Human and `--json` output both.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-use base64::Engine;
+use std::process::Output;
+
+use common::{code, p, snp_report, write};
 use csc_core::hex::Hex;
 use csc_vectors::synth::{Endorsement, Pki};
-use csc_vectors::{path, pem_certs, read};
+use csc_vectors::{mhsm_tls_root, pem_certs, pem_of, read};
 use serde_json::Value;
-
-fn snp_report(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snp-report"))
-        .args(args)
-        .output()
-        .expect("run snp-report")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
@@ -31,25 +21,6 @@ fn stderr(out: &Output) -> String {
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn p(index_path: &str) -> String {
-    path(index_path).display().to_string()
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let f = dir.join(name);
-    std::fs::write(&f, bytes).unwrap();
-    f.display().to_string()
-}
-
-fn pem(ders: &[&[u8]]) -> String {
-    ders.iter()
-        .map(|d| {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(d);
-            format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n")
-        })
-        .collect()
 }
 
 const AZ_HCL: &str = "shared/vectors/trustee/az_milan_v3_hcl_report.bin";
@@ -120,19 +91,6 @@ mod sha2_digest {
     }
 }
 
-fn genoa_endorsement(hwid: Option<&[u8]>, validity: (&str, &str)) -> Endorsement {
-    Endorsement {
-        product_name: "Genoa".into(),
-        bl: 10,
-        tee: 0,
-        snp: 25,
-        ucode: 84,
-        fmc: None,
-        hwid: hwid.map(<[u8]>::to_vec),
-        validity: (validity.0.into(), validity.1.into()),
-    }
-}
-
 const LONG: (&str, &str) = ("250101000000Z", "491231000000Z");
 
 #[test]
@@ -140,7 +98,7 @@ fn provisional_firmware_is_permitted_only_by_the_flag_the_error_names() {
     let pki = Pki::new("Genoa");
     let dir = tempfile::tempdir().unwrap();
     let template = read("shared/vectors/oak/genoa_oc_report.bin");
-    let vcek = pki.endorser(&genoa_endorsement(Some(&template[0x1A0..0x1E0]), LONG));
+    let vcek = pki.endorser(&Endorsement::genoa(Some(&template[0x1A0..0x1E0]), LONG));
     // COMMITTED_TCB one microcode step below CURRENT_TCB, COMMITTED_BUILD one below the
     // current build: firmware installed but not yet committed.
     let mut provisional = template.clone();
@@ -205,50 +163,34 @@ fn provisional_firmware_is_permitted_only_by_the_flag_the_error_names() {
     assert!(!stderr(&out).contains("--permit-provisional-firmware"));
 }
 
-/// A real certificate that is not AMD's (the managed-HSM vector's TLS root).
-fn tls_root() -> Vec<u8> {
-    let j: Value =
-        serde_json::from_slice(&read("shared/vectors/csc/skr/mhsm_x5c_expired.json")).unwrap();
-    let b64 = j["x5c"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .as_str()
-        .unwrap();
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap()
-}
-
 #[test]
 fn chain_files_are_read_by_role_in_any_order() {
     let dir = tempfile::tempdir().unwrap();
     let report = p("shared/vectors/csc/snp_report.bin");
     let chain = pem_certs(&read("shared/vectors/csc/uvm_host_amd_certificate.pem"));
     let (vcek, ask, ark) = (&chain[0][..], &chain[1][..], &chain[2][..]);
-    let extra = tls_root();
+    let extra = mhsm_tls_root();
     let genoa_ask = csc_core::verify::roots::ask(csc_core::Product::Genoa);
     // One bundle, root first, with a TLS root and another product's ASK mixed in.
     let bundle = write(
         dir.path(),
         "bundle.pem",
-        pem(&[ark, &extra, genoa_ask, ask, vcek]).as_bytes(),
+        pem_of(&[ark, &extra, genoa_ask, ask, vcek]).as_bytes(),
     );
     let out = snp_report(&["verify", &report, "--chain", &bundle, "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc = json(&out);
     assert_eq!(doc["checks"]["certificate_chain"]["signer"], "VCEK");
     // The VCEK given with --chain and the rest with --vcek: roles, not options, decide.
-    let v = write(dir.path(), "v.pem", pem(&[ark, ask]).as_bytes());
-    let c = write(dir.path(), "c.pem", pem(&[vcek, &extra]).as_bytes());
+    let v = write(dir.path(), "v.pem", pem_of(&[ark, ask]).as_bytes());
+    let c = write(dir.path(), "c.pem", pem_of(&[vcek, &extra]).as_bytes());
     let out = snp_report(&["verify", &report, "--vcek", &v, "--chain", &c]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
     // A VLEK chain given as [ASK, ARK, ASVK] (the ASK must not be taken for the ASVK).
     let pki = Pki::new("Genoa");
     let template = read("shared/vectors/oak/genoa_oc_report.bin");
-    let vlek = pki.endorser(&genoa_endorsement(None, LONG));
+    let vlek = pki.endorser(&Endorsement::genoa(None, LONG));
     let mut vr = template.clone();
     vr[0x48] = 1 << 2;
     vlek.sign_report(&mut vr);
@@ -260,7 +202,7 @@ fn chain_files_are_read_by_role_in_any_order() {
     );
     let chain_f = f(
         "ask-ark-asvk.pem",
-        pem(&[&pki.ask.der, &pki.ark.der, &pki.asvk.der]).as_bytes(),
+        pem_of(&[&pki.ask.der, &pki.ark.der, &pki.asvk.der]).as_bytes(),
     );
     let out = snp_report(&[
         "verify",
@@ -286,7 +228,10 @@ fn at_verifies_certificate_validity_at_a_past_time() {
     let dir = tempfile::tempdir().unwrap();
     let template = read("shared/vectors/oak/genoa_oc_report.bin");
     // A short-lived VLEK: valid in the first half of 2024 only.
-    let vlek = pki.endorser(&genoa_endorsement(None, ("240101000000Z", "240630235959Z")));
+    let vlek = pki.endorser(&Endorsement::genoa(
+        None,
+        ("240101000000Z", "240630235959Z"),
+    ));
     let mut vr = template.clone();
     vr[0x48] = 1 << 2;
     vlek.sign_report(&mut vr);
@@ -365,7 +310,7 @@ fn a_vlek_report_verifies_with_only_its_vlek_when_the_asvk_is_pinned_with_the_ro
     let pki = Pki::new("Genoa");
     let dir = tempfile::tempdir().unwrap();
     let template = read("shared/vectors/oak/genoa_oc_report.bin");
-    let vlek = pki.endorser(&genoa_endorsement(None, LONG));
+    let vlek = pki.endorser(&Endorsement::genoa(None, LONG));
     let mut vr = template.clone();
     vr[0x48] = 1 << 2;
     vlek.sign_report(&mut vr);
@@ -373,7 +318,7 @@ fn a_vlek_report_verifies_with_only_its_vlek_when_the_asvk_is_pinned_with_the_ro
     let (vr_f, vlek_f) = (f("vlek.bin", &vr), f("vlek.der", &vlek.der));
     let anchors = f(
         "anchors.pem",
-        pem(&[&pki.asvk.der, &pki.ark.der, &pki.ask.der]).as_bytes(),
+        pem_of(&[&pki.asvk.der, &pki.ark.der, &pki.ask.der]).as_bytes(),
     );
     let out = snp_report(&[
         "verify",
@@ -392,7 +337,7 @@ fn a_vlek_report_verifies_with_only_its_vlek_when_the_asvk_is_pinned_with_the_ro
     let other = Pki::new("Genoa");
     let forged = f(
         "forged.pem",
-        pem(&[&pki.ark.der, &other.asvk.der]).as_bytes(),
+        pem_of(&[&pki.ark.der, &other.asvk.der]).as_bytes(),
     );
     let out = snp_report(&["verify", &vr_f, "--vcek", &vlek_f, "--pin-ark", &forged]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));

@@ -1,8 +1,6 @@
 //! Shared test setup: an emulator loaded with real vectors, and clients that trust its CA.
 #![allow(dead_code)]
 
-pub mod azurite;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -13,12 +13,12 @@ use csc_mount::{CacheConfig, FuseOptions, LocalFile, Passphrase, image};
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn mount(exposure: Exposure, rw: bool) -> Res<Mounted> {
-    let source = Arc::new(LocalFile::open(Path::new("image.luks"), rw)?);
+    let store = Arc::new(LocalFile::open(Path::new("image.luks"), rw)?);
     let pass = Passphrase::from_file(Path::new("key.bin"))?;
-    let (header, key) = image::open(source.as_ref(), &pass)?;
+    let (header, key) = image::open(store.as_ref(), &pass)?;
     std::fs::create_dir_all("/mnt/remote")?;
     let m = csc_mount::mount(MountRequest {
-        source,
+        store,
         header,
         key,
         mount_point: PathBuf::from("/mnt/remote/fs"),

@@ -1,12 +1,12 @@
 //! Fetches of byte ranges that bypass the block cache (random reads), shared: when several
-//! threads miss the same range at once, one request goes to the source and every caller gets
+//! threads miss the same range at once, one request goes to the store and every caller gets
 //! its bytes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::source::{BlockSource, SourceError};
+use crate::store::{BlockStore, StoreError};
 
 type Outcome = Result<Arc<[u8]>, String>;
 
@@ -39,14 +39,14 @@ impl InFlight {
         self.waiting.load(Ordering::SeqCst)
     }
 
-    /// Reads `len` bytes at `offset` from `source`, or waits for the same read already under
+    /// Reads `len` bytes at `offset` from `store`, or waits for the same read already under
     /// way.
     pub fn fetch(
         &self,
-        source: &dyn BlockSource,
+        store: &dyn BlockStore,
         offset: u64,
         len: usize,
-    ) -> Result<Fetched, SourceError> {
+    ) -> Result<Fetched, StoreError> {
         let key = (offset, len as u64);
         let (pending, leader) = {
             let mut map = self.ranges.lock().unwrap_or_else(|p| p.into_inner());
@@ -61,11 +61,11 @@ impl InFlight {
         };
         if leader {
             let mut buf = vec![0u8; len];
-            let outcome = source
+            let outcome = store
                 .read_at(offset, &mut buf)
                 .map(|()| Arc::<[u8]>::from(buf))
                 .map_err(|e| e.to_string());
-            // Later callers start a request of their own (the source may have changed).
+            // Later callers start a request of their own (the store may have changed).
             self.ranges
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -77,7 +77,7 @@ impl InFlight {
                     bytes,
                     shared: false,
                 }),
-                Err(msg) => Err(SourceError::Remote(msg)),
+                Err(msg) => Err(StoreError::Remote(msg)),
             };
         }
         self.waiting.fetch_add(1, Ordering::SeqCst);
@@ -90,7 +90,7 @@ impl InFlight {
                         bytes: bytes.clone(),
                         shared: true,
                     }),
-                    Err(msg) => Err(SourceError::Remote(msg.clone())),
+                    Err(msg) => Err(StoreError::Remote(msg.clone())),
                 };
             }
             outcome = pending
@@ -104,7 +104,7 @@ impl InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Version;
+    use crate::store::Version;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::Duration;
 
@@ -116,7 +116,7 @@ mod tests {
         open: std::sync::atomic::AtomicBool,
     }
 
-    impl BlockSource for Gated {
+    impl BlockStore for Gated {
         fn size(&self) -> u64 {
             1 << 20
         }
@@ -126,7 +126,7 @@ mod tests {
         fn writable(&self) -> bool {
             false
         }
-        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
             self.requests.fetch_add(1, Ordering::SeqCst);
             while !self.open.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(1));
@@ -141,23 +141,23 @@ mod tests {
             _: u64,
             _: &[u8],
             _: Option<&Version>,
-        ) -> Result<Option<Version>, SourceError> {
-            Err(SourceError::ReadOnly)
+        ) -> Result<Option<Version>, StoreError> {
+            Err(StoreError::ReadOnly)
         }
-        fn flush(&self) -> Result<(), SourceError> {
+        fn flush(&self) -> Result<(), StoreError> {
             Ok(())
         }
     }
 
     #[test]
     fn concurrent_misses_of_one_range_share_a_request() {
-        let source = Gated::default();
+        let store = Gated::default();
         let inflight = InFlight::default();
         let shared: Vec<bool> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..6)
                 .map(|_| {
                     s.spawn(|| {
-                        let f = inflight.fetch(&source, 4096, 4096).unwrap();
+                        let f = inflight.fetch(&store, 4096, 4096).unwrap();
                         assert_eq!(f.bytes[0], 0);
                         assert_eq!(f.bytes[1], 1);
                         f.shared
@@ -168,13 +168,13 @@ mod tests {
             while inflight.waiting() < 5 {
                 std::thread::sleep(Duration::from_millis(1));
             }
-            source.open.store(true, Ordering::SeqCst);
+            store.open.store(true, Ordering::SeqCst);
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        assert_eq!(source.requests.load(Ordering::SeqCst), 1);
+        assert_eq!(store.requests.load(Ordering::SeqCst), 1);
         assert_eq!(shared.iter().filter(|s| !**s).count(), 1);
         // Once done, the next miss asks again.
-        inflight.fetch(&source, 4096, 4096).unwrap();
-        assert_eq!(source.requests.load(Ordering::SeqCst), 2);
+        inflight.fetch(&store, 4096, 4096).unwrap();
+        assert_eq!(store.requests.load(Ordering::SeqCst), 2);
     }
 }

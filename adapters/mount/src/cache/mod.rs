@@ -1,4 +1,4 @@
-//! A block cache over a [`BlockSource`], built for sources where every request costs a round
+//! A block cache over a [`BlockStore`], built for stores where every request costs a round
 //! trip (Azure page blobs: milliseconds each) and still cheap over a local file.
 //!
 //! Reads:
@@ -14,10 +14,10 @@
 //! before it was ever read is not fetched (its unwritten pages are fetched only if someone
 //! reads them). Write-back uploads the dirty page ranges, coalesced, each conditioned on the
 //! version the previous write returned, so a foreign writer is detected, never overwritten.
-//! [`BlockCache::sync`] returns once every dirty range is written and the source flushed.
+//! [`BlockCache::sync`] returns once every dirty range is written and the store flushed.
 //!
 //! Locking: shard locks (the block map) are never held across I/O; an entry's data lock is
-//! held only to copy bytes. Source requests run on the caller's thread or on the fetch pool.
+//! held only to copy bytes. Store requests run on the caller's thread or on the fetch pool.
 
 pub mod inflight;
 pub mod pages;
@@ -34,7 +34,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
 
-use crate::source::{BlockSource, SourceError, Version};
+use crate::store::{BlockStore, StoreError, Version};
 use inflight::InFlight;
 use pages::{PAGE, PageSet};
 use stream::{StreamConfig, Streams};
@@ -49,7 +49,7 @@ pub struct CacheConfig {
     /// Most bytes read ahead of a sequential reader (0 turns read-ahead off); at most
     /// three quarters of the capacity are used.
     pub read_ahead: usize,
-    /// Largest source request for read-ahead and write-back; a multiple of the block size.
+    /// Largest store request for read-ahead and write-back; a multiple of the block size.
     pub max_request: usize,
     /// Read-ahead requests in flight at once.
     pub fetch_threads: usize,
@@ -119,7 +119,7 @@ pub struct CacheStats {
     pub misses: AtomicU64,
     /// Blocks fetched ahead of a reader.
     pub prefetched: AtomicU64,
-    /// Source requests made for read-ahead.
+    /// Store requests made for read-ahead.
     pub read_ahead_requests: AtomicU64,
     /// Reads served by a ranged read of just the bytes asked for.
     pub bypassed: AtomicU64,
@@ -159,7 +159,7 @@ enum State {
 /// The bytes of one block and what is known about them.
 struct Block {
     bytes: Vec<u8>,
-    /// Pages holding the source's content or our writes; others are unknown.
+    /// Pages holding the store's content or our writes; others are unknown.
     valid: PageSet,
     /// Pages written and not yet uploaded.
     dirty: PageSet,
@@ -201,7 +201,7 @@ struct Shard {
 type Job = Box<dyn FnOnce() + Send>;
 
 struct Inner {
-    source: Arc<dyn BlockSource>,
+    store: Arc<dyn BlockStore>,
     block_size: u64,
     size: u64,
     max_request: u64,
@@ -234,7 +234,7 @@ pub struct BlockCache {
 impl fmt::Debug for BlockCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlockCache")
-            .field("source", &self.inner.source)
+            .field("store", &self.inner.store)
             .field("block_size", &self.inner.block_size)
             .field("size", &self.inner.size)
             .finish_non_exhaustive()
@@ -248,8 +248,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl BlockCache {
-    /// Builds a cache over `source`.
-    pub fn new(source: Arc<dyn BlockSource>, config: &CacheConfig) -> Result<Self, ConfigError> {
+    /// Builds a cache over `store`.
+    pub fn new(store: Arc<dyn BlockStore>, config: &CacheConfig) -> Result<Self, ConfigError> {
         let bs = config.block_size;
         if bs == 0 || !bs.is_multiple_of(MIN_BLOCK_SIZE) {
             return Err(ConfigError::BlockSize(bs));
@@ -281,7 +281,7 @@ impl BlockCache {
         // using and what writers have not uploaded.
         let max_window =
             (config.read_ahead.min(config.capacity / 4 * 3) as u64) / bs as u64 * bs as u64;
-        let size = source.size();
+        let size = store.size();
         let streams = Streams::new(StreamConfig {
             size,
             block: bs as u64,
@@ -289,11 +289,11 @@ impl BlockCache {
             initial_window: (2 * bs as u64).min(max_window),
             max_window,
         });
-        let version = source.version();
+        let version = store.version();
         let (tx, rx) = channel::<Job>();
         let inner = Arc::new(Inner {
             size,
-            source,
+            store,
             block_size: bs as u64,
             max_request: config.max_request as u64,
             shard_cap,
@@ -336,7 +336,7 @@ impl BlockCache {
 
     /// Whether the store takes writes.
     pub fn writable(&self) -> bool {
-        self.inner.source.writable()
+        self.inner.store.writable()
     }
 
     /// Hit, miss, read-ahead and write-back counts.
@@ -365,18 +365,18 @@ impl BlockCache {
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; returns how many (short only at end of store).
-    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, SourceError> {
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         self.inner.read(offset, buf)
     }
 
     /// Writes `data` at `offset` into the cache (clipped at end of store); durable after
     /// [`BlockCache::sync`].
-    pub fn write(&self, offset: u64, data: &[u8]) -> Result<usize, SourceError> {
+    pub fn write(&self, offset: u64, data: &[u8]) -> Result<usize, StoreError> {
         self.inner.write(offset, data)
     }
 
-    /// Uploads every dirty page range (conditionally) and flushes the source.
-    pub fn sync(&self) -> Result<(), SourceError> {
+    /// Uploads every dirty page range (conditionally) and flushes the store.
+    pub fn sync(&self) -> Result<(), StoreError> {
         self.inner.sync()
     }
 }
@@ -546,7 +546,7 @@ impl Inner {
         e.last_use.store(0, Ordering::Relaxed);
     }
 
-    /// Fetches consecutive blocks `run` (inserted as loading) with one source request.
+    /// Fetches consecutive blocks `run` (inserted as loading) with one store request.
     fn load_run(&self, run: &[Arc<Entry>]) {
         let Some(first) = run.first() else { return };
         let (start, _) = self.block_range(first.index);
@@ -556,7 +556,7 @@ impl Inner {
             .collect();
         let result = {
             let mut slices: Vec<&mut [u8]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
-            self.source.read_vectored_at(start, &mut slices)
+            self.store.read_vectored_at(start, &mut slices)
         };
         for (e, bytes) in run.iter().zip(bufs) {
             match &result {
@@ -583,12 +583,12 @@ impl Inner {
     }
 
     /// Waits until `e` is loaded.
-    fn wait(&self, e: &Entry) -> Result<(), SourceError> {
+    fn wait(&self, e: &Entry) -> Result<(), StoreError> {
         let mut st = lock(&e.state);
         loop {
             match &*st {
                 State::Ready => return Ok(()),
-                State::Failed(msg) => return Err(SourceError::Remote(msg.clone())),
+                State::Failed(msg) => return Err(StoreError::Remote(msg.clone())),
                 State::Loading => st = e.ready.wait(st).unwrap_or_else(|p| p.into_inner()),
             }
         }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use super::pages::{PAGE, pages_touched};
 use super::{Entry, Fresh, Inner, READ_ROUNDING};
-use crate::source::SourceError;
+use crate::store::StoreError;
 
 /// How one block's part of a read is served.
 enum Part {
@@ -34,11 +34,7 @@ struct Seg {
 
 impl Inner {
     /// Reads up to `buf.len()` bytes at `offset`; short only at the end of the store.
-    pub(super) fn read(
-        self: &Arc<Self>,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<usize, SourceError> {
+    pub(super) fn read(self: &Arc<Self>, offset: u64, buf: &mut [u8]) -> Result<usize, StoreError> {
         if offset >= self.size || buf.is_empty() {
             return Ok(0);
         }
@@ -77,7 +73,7 @@ impl Inner {
         }
         self.load_demand(&segs);
         let Some(out) = buf.get_mut(..len) else {
-            return Err(SourceError::Remote("read buffer".into()));
+            return Err(StoreError::Remote("read buffer".into()));
         };
         self.serve_bypassed(&segs, out)?;
         for seg in &segs {
@@ -97,7 +93,7 @@ impl Inner {
             };
             let dst = out
                 .get_mut(seg.at..seg.at + seg.n)
-                .ok_or_else(|| SourceError::Remote("read buffer".into()))?;
+                .ok_or_else(|| StoreError::Remote("read buffer".into()))?;
             if let Err(err) = self.wait(e) {
                 // A failed read-ahead: ask for the bytes once more, directly.
                 tracing::debug!(block = seg.index, error = %err, "block load failed; reading directly");
@@ -133,7 +129,7 @@ impl Inner {
     }
 
     /// Serves every run of consecutive bypassed blocks with one ranged read.
-    fn serve_bypassed(&self, segs: &[Seg], out: &mut [u8]) -> Result<(), SourceError> {
+    fn serve_bypassed(&self, segs: &[Seg], out: &mut [u8]) -> Result<(), StoreError> {
         let mut i = 0;
         while i < segs.len() {
             if !matches!(segs.get(i).map(|s| &s.part), Some(Part::Bypass)) {
@@ -151,23 +147,23 @@ impl Inner {
             let store_to = b.index * self.block_size + (b.from + b.n) as u64;
             let dst = out
                 .get_mut(a.at..b.at + b.n)
-                .ok_or_else(|| SourceError::Remote("read buffer".into()))?;
+                .ok_or_else(|| StoreError::Remote("read buffer".into()))?;
             self.fetch_rounded(store_from..store_to, dst)?;
             i = j + 1;
         }
         Ok(())
     }
 
-    /// Reads `range` of the store into `dst`, asking the source for it rounded out to
+    /// Reads `range` of the store into `dst`, asking the store for it rounded out to
     /// [`READ_ROUNDING`] (shared with concurrent readers of the same range).
-    fn fetch_rounded(&self, range: Range<u64>, dst: &mut [u8]) -> Result<(), SourceError> {
+    fn fetch_rounded(&self, range: Range<u64>, dst: &mut [u8]) -> Result<(), StoreError> {
         let lo = range.start / READ_ROUNDING * READ_ROUNDING;
         let hi = range.end.div_ceil(READ_ROUNDING) * READ_ROUNDING;
         let hi = hi.min(self.size);
         self.stats.bypassed.fetch_add(1, Ordering::Relaxed);
         let fetched = self
             .inflight
-            .fetch(self.source.as_ref(), lo, (hi - lo) as usize)?;
+            .fetch(self.store.as_ref(), lo, (hi - lo) as usize)?;
         if fetched.shared {
             self.stats.shared.fetch_add(1, Ordering::Relaxed);
         }
@@ -175,14 +171,14 @@ impl Inner {
         let src = fetched
             .bytes
             .get(skip..skip + dst.len())
-            .ok_or_else(|| SourceError::Remote("short ranged read".into()))?;
+            .ok_or_else(|| StoreError::Remote("short ranged read".into()))?;
         dst.copy_from_slice(src);
         Ok(())
     }
 
-    /// Reads part of block `index` straight from the source, overlaid with whatever the
+    /// Reads part of block `index` straight from the store, overlaid with whatever the
     /// cache knows newer (writes not yet uploaded).
-    fn fetch_direct(&self, index: u64, from: usize, dst: &mut [u8]) -> Result<(), SourceError> {
+    fn fetch_direct(&self, index: u64, from: usize, dst: &mut [u8]) -> Result<(), StoreError> {
         let start = index * self.block_size + from as u64;
         self.fetch_rounded(start..start + dst.len() as u64, dst)?;
         if let Some(e) = self.lookup(index)
@@ -205,13 +201,13 @@ impl Inner {
 
     /// Copies bytes `from..from + dst.len()` of loaded block `e`, fetching the pages of it
     /// nobody has read or written yet.
-    fn copy_out(&self, e: &Entry, from: usize, dst: &mut [u8]) -> Result<(), SourceError> {
+    fn copy_out(&self, e: &Entry, from: usize, dst: &mut [u8]) -> Result<(), StoreError> {
         let range = from..from + dst.len();
         {
             let d = e.read();
             if d.valid.contains_all(pages_touched(range.clone())) {
                 let src = d.bytes.get(range).ok_or_else(|| {
-                    SourceError::Remote("cache block shorter than expected".into())
+                    StoreError::Remote("cache block shorter than expected".into())
                 })?;
                 dst.copy_from_slice(src);
                 return Ok(());
@@ -222,14 +218,14 @@ impl Inner {
         let src = d
             .bytes
             .get(range)
-            .ok_or_else(|| SourceError::Remote("cache block shorter than expected".into()))?;
+            .ok_or_else(|| StoreError::Remote("cache block shorter than expected".into()))?;
         dst.copy_from_slice(src);
         Ok(())
     }
 
     /// Makes pages `pages` of `e` known: fetches the span of the unknown ones in one request
     /// and fills those still unknown (a concurrent write may have filled some meanwhile).
-    pub(super) fn fill(&self, e: &Entry, pages: Range<usize>) -> Result<(), SourceError> {
+    pub(super) fn fill(&self, e: &Entry, pages: Range<usize>) -> Result<(), StoreError> {
         let gaps = e.read().valid.gaps(pages);
         let (Some(first), Some(last)) = (gaps.first(), gaps.last()) else {
             return Ok(());
@@ -241,7 +237,7 @@ impl Inner {
             return Ok(());
         }
         let mut fetched = vec![0u8; hi - lo];
-        self.source.read_at(start + lo as u64, &mut fetched)?;
+        self.store.read_at(start + lo as u64, &mut fetched)?;
         let mut d = e.write();
         let still = d.valid.gaps(first.start..last.end);
         for gap in still {

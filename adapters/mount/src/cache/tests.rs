@@ -3,7 +3,7 @@
 //! reads, writes and syncs reads back like a plain byte array and saves the same bytes.
 
 use super::*;
-use crate::source::{Counters, Counting, LocalFile};
+use crate::store::{Counters, Counting, LocalFile};
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
@@ -40,7 +40,7 @@ fn get(a: &AtomicU64) -> u64 {
 #[test]
 fn rejects_bad_geometry() {
     let (f, _) = file_with(4096);
-    let src: Arc<dyn BlockSource> = Arc::new(LocalFile::open(f.path(), false).unwrap());
+    let src: Arc<dyn BlockStore> = Arc::new(LocalFile::open(f.path(), false).unwrap());
     assert_eq!(
         BlockCache::new(src.clone(), &cfg(1000, 4, 0)).unwrap_err(),
         ConfigError::BlockSize(1000)
@@ -286,7 +286,7 @@ fn a_concurrent_writer_is_detected_not_overwritten() {
         other.write_all_at(b"theirs", 5 * 4096).unwrap();
     }
     let err = cache.sync().unwrap_err();
-    assert!(matches!(err, SourceError::ConditionFailed { .. }), "{err}");
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err}");
     let after = std::fs::read(f.path()).unwrap();
     assert_ne!(&after[..4], b"ours", "our write did not go over theirs");
     assert_eq!(&after[5 * 4096..5 * 4096 + 6], b"theirs");
@@ -303,7 +303,7 @@ struct FlakyWrites {
     fail: AtomicBool,
 }
 
-impl BlockSource for FlakyWrites {
+impl BlockStore for FlakyWrites {
     fn size(&self) -> u64 {
         self.inner.size()
     }
@@ -313,7 +313,7 @@ impl BlockSource for FlakyWrites {
     fn writable(&self) -> bool {
         true
     }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         self.inner.read_at(offset, buf)
     }
     fn write_at(
@@ -321,13 +321,13 @@ impl BlockSource for FlakyWrites {
         offset: u64,
         data: &[u8],
         if_match: Option<&Version>,
-    ) -> Result<Option<Version>, SourceError> {
+    ) -> Result<Option<Version>, StoreError> {
         if self.fail.swap(false, Ordering::SeqCst) {
-            return Err(SourceError::Remote("service unavailable".into()));
+            return Err(StoreError::Remote("service unavailable".into()));
         }
         self.inner.write_at(offset, data, if_match)
     }
-    fn flush(&self) -> Result<(), SourceError> {
+    fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()
     }
 }
@@ -354,7 +354,7 @@ fn read_only_cache_refuses_writes() {
     let (f, _) = file_with(4096);
     let src = Arc::new(LocalFile::open(f.path(), false).unwrap());
     let cache = BlockCache::new(src, &cfg(4096, 1, 0)).unwrap();
-    assert!(matches!(cache.write(0, b"x"), Err(SourceError::ReadOnly)));
+    assert!(matches!(cache.write(0, b"x"), Err(StoreError::ReadOnly)));
 }
 
 #[test]

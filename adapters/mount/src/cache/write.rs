@@ -1,7 +1,7 @@
 //! The write path and write-back.
 //!
 //! A write marks the 512-byte pages it touches dirty; a page it covers only in part is read
-//! from the source first if its content is not known. Nothing else is fetched: a block
+//! from the store first if its content is not known. Nothing else is fetched: a block
 //! written before it was read holds only what was written.
 //!
 //! Write-back plans the dirty pages of the blocks to save as runs: consecutive dirty pages
@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use super::pages::{PAGE, pages_covered, pages_touched};
 use super::{Entry, Fresh, Inner, lock};
-use crate::source::SourceError;
+use crate::store::StoreError;
 
 /// Clean bytes between two dirty runs of a block that are uploaded rather than split.
 pub const MERGE_GAP: usize = 64 * 1024;
@@ -37,9 +37,9 @@ impl Run {
 }
 
 impl Inner {
-    fn check_poisoned(&self) -> Result<(), SourceError> {
+    fn check_poisoned(&self) -> Result<(), StoreError> {
         match &*lock(&self.poisoned) {
-            Some(msg) => Err(SourceError::Remote(format!(
+            Some(msg) => Err(StoreError::Remote(format!(
                 "writes stopped after a conflict: {msg}"
             ))),
             None => Ok(()),
@@ -47,9 +47,9 @@ impl Inner {
     }
 
     /// Writes `data` at `offset` into the cache (clipped at the end of the store).
-    pub(super) fn write(self: &Arc<Self>, offset: u64, data: &[u8]) -> Result<usize, SourceError> {
-        if !self.source.writable() {
-            return Err(SourceError::ReadOnly);
+    pub(super) fn write(self: &Arc<Self>, offset: u64, data: &[u8]) -> Result<usize, StoreError> {
+        if !self.store.writable() {
+            return Err(StoreError::ReadOnly);
         }
         self.check_poisoned()?;
         if offset >= self.size || data.is_empty() {
@@ -65,7 +65,7 @@ impl Inner {
             let n = (blen - from).min(len - done);
             let src = data
                 .get(done..done + n)
-                .ok_or_else(|| SourceError::Remote("write range".into()))?;
+                .ok_or_else(|| StoreError::Remote("write range".into()))?;
             self.write_block(index, from, src, blen)?;
             done += n;
         }
@@ -78,7 +78,7 @@ impl Inner {
         from: usize,
         src: &[u8],
         blen: usize,
-    ) -> Result<(), SourceError> {
+    ) -> Result<(), StoreError> {
         let (mut e, _) = self.get(index, Fresh::Unknown);
         if self.wait(&e).is_err() {
             // Its read-ahead failed (and it left the cache): start afresh.
@@ -104,7 +104,7 @@ impl Inner {
         let dst = d
             .bytes
             .get_mut(range)
-            .ok_or_else(|| SourceError::Remote("cache block shorter than expected".into()))?;
+            .ok_or_else(|| StoreError::Remote("cache block shorter than expected".into()))?;
         dst.copy_from_slice(src);
         d.valid.insert(touched.clone());
         d.dirty.insert(touched);
@@ -112,17 +112,17 @@ impl Inner {
         Ok(())
     }
 
-    /// Uploads every dirty page range and flushes the source.
-    pub(super) fn sync(&self) -> Result<(), SourceError> {
+    /// Uploads every dirty page range and flushes the store.
+    pub(super) fn sync(&self) -> Result<(), StoreError> {
         self.flush_dirty()?;
-        if self.source.writable() {
-            self.source.flush()?;
+        if self.store.writable() {
+            self.store.flush()?;
         }
         Ok(())
     }
 
     /// Uploads the dirty pages of every block.
-    pub(super) fn flush_dirty(&self) -> Result<(), SourceError> {
+    pub(super) fn flush_dirty(&self) -> Result<(), StoreError> {
         let mut dirty: Vec<Arc<Entry>> = Vec::new();
         for s in self.shards.iter() {
             dirty.extend(
@@ -186,7 +186,7 @@ impl Inner {
     /// Uploads the dirty pages of `entries` (sorted by index), run by run, each conditioned
     /// on the version the previous upload returned. A block is held only until the run that
     /// saves its last dirty pages is uploaded.
-    pub(super) fn write_back(&self, entries: Vec<Arc<Entry>>) -> Result<(), SourceError> {
+    pub(super) fn write_back(&self, entries: Vec<Arc<Entry>>) -> Result<(), StoreError> {
         let mut version = lock(&self.write_back);
         self.check_poisoned()?;
         let runs = self.plan(&entries);
@@ -196,13 +196,13 @@ impl Inner {
             for (e, r) in &run.parts {
                 let mut d = e.write();
                 let src = d.bytes.get(r.clone()).ok_or_else(|| {
-                    SourceError::Remote("cache block shorter than expected".into())
+                    StoreError::Remote("cache block shorter than expected".into())
                 })?;
                 bytes.extend_from_slice(src);
                 d.dirty.remove(pages_touched(r.clone()));
                 e.dirty.store(d.dirty.any(), Ordering::Release);
             }
-            match self.source.write_at(run.start, &bytes, version.as_ref()) {
+            match self.store.write_at(run.start, &bytes, version.as_ref()) {
                 Ok(v) => {
                     if v.is_some() {
                         *version = v;
@@ -214,7 +214,7 @@ impl Inner {
                         e.write().dirty.insert(pages_touched(r.clone()));
                         e.dirty.store(true, Ordering::Release);
                     }
-                    if let SourceError::ConditionFailed { .. } = err {
+                    if let StoreError::ConditionFailed { .. } = err {
                         *lock(&self.poisoned) = Some(err.to_string());
                     }
                     return Err(err);

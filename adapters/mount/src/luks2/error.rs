@@ -109,7 +109,7 @@ pub enum UnlockError {
         slot: u32,
         /// Cause.
         #[source]
-        source: crate::source::SourceError,
+        source: crate::store::StoreError,
     },
     /// Random numbers were not available.
     #[error("no randomness: {0}")]

@@ -31,24 +31,24 @@ pub use model::{
 };
 pub use unlock::{Passphrase, VolumeKey};
 
-use crate::source::{BlockSource, SourceError};
+use crate::store::{BlockStore, StoreError};
 
-/// Why a header could not be read from a source.
+/// Why a header could not be read from a store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReadError {
-    /// The source failed.
+    /// The store failed.
     #[error("reading the LUKS2 header: {0}")]
-    Source(#[from] SourceError),
+    Store(#[from] StoreError),
     /// The header is invalid.
     #[error("invalid LUKS2 header: {0}")]
     Header(#[from] HeaderError),
 }
 
 impl Luks2Header {
-    /// Reads both header copies from `source` once and validates them.
-    pub fn read(source: &dyn BlockSource) -> Result<Self, ReadError> {
-        let size = source.size();
+    /// Reads both header copies from `store` once and validates them.
+    pub fn read(store: &dyn BlockStore) -> Result<Self, ReadError> {
+        let size = store.size();
         if size < BINARY_SIZE as u64 {
             return Err(HeaderError::TooSmall {
                 what: "binary header",
@@ -58,7 +58,7 @@ impl Luks2Header {
             .into());
         }
         let mut bin = vec![0u8; BINARY_SIZE];
-        source.read_at(0, &mut bin)?;
+        store.read_at(0, &mut bin)?;
         let hdr_size = primary_hdr_size(&bin)?;
         if size < 2 * hdr_size {
             return Err(HeaderError::TooSmall {
@@ -69,7 +69,7 @@ impl Luks2Header {
             .into());
         }
         let mut region = vec![0u8; 2 * hdr_size as usize];
-        source.read_at(0, &mut region)?;
+        store.read_at(0, &mut region)?;
         Ok(Self::parse(&region, size)?)
     }
 }

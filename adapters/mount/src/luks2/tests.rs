@@ -9,14 +9,14 @@ use zeroize::Zeroizing;
 use super::hash::sha256;
 use super::layout::{BINARY_SIZE, field};
 use super::*;
-use crate::source::{BlockSource, SourceError, Version};
+use crate::store::{BlockStore, StoreError, Version};
 
 const HDR: usize = 0x4000;
 
 #[derive(Debug)]
 struct Mem(Vec<u8>);
 
-impl BlockSource for Mem {
+impl BlockStore for Mem {
     fn size(&self) -> u64 {
         self.0.len() as u64
     }
@@ -26,11 +26,11 @@ impl BlockSource for Mem {
     fn writable(&self) -> bool {
         false
     }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         let s = self
             .0
             .get(offset as usize..offset as usize + buf.len())
-            .ok_or(SourceError::ReadOnly)?;
+            .ok_or(StoreError::ReadOnly)?;
         buf.copy_from_slice(s);
         Ok(())
     }
@@ -39,10 +39,10 @@ impl BlockSource for Mem {
         _: u64,
         _: &[u8],
         _: Option<&Version>,
-    ) -> Result<Option<Version>, SourceError> {
-        Err(SourceError::ReadOnly)
+    ) -> Result<Option<Version>, StoreError> {
+        Err(StoreError::ReadOnly)
     }
-    fn flush(&self) -> Result<(), SourceError> {
+    fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

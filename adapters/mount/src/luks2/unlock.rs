@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 use super::error::UnlockError;
 use super::hash::{af_merge, ct_eq};
 use super::model::{Kdf, Keyslot, Luks2Header};
-use crate::source::BlockSource;
+use crate::store::BlockStore;
 use crate::xts::Xts;
 
 /// Keyslot areas are encrypted in 512-byte sectors numbered from the area start.
@@ -111,10 +111,10 @@ impl Luks2Header {
     }
 
     /// Opens the volume key with `pass`, trying keyslots by priority (high first, 0 never).
-    /// Only the keyslot areas are read from `source`; every parameter comes from `self`.
+    /// Only the keyslot areas are read from `store`; every parameter comes from `self`.
     pub fn unlock(
         &self,
-        source: &dyn BlockSource,
+        store: &dyn BlockStore,
         pass: &Passphrase,
     ) -> Result<VolumeKey, UnlockError> {
         if pass.bytes().is_empty() {
@@ -123,7 +123,7 @@ impl Luks2Header {
         let mut order: Vec<&Keyslot> = self.keyslots.iter().filter(|k| k.priority > 0).collect();
         order.sort_by_key(|k| (std::cmp::Reverse(k.priority), k.id));
         for slot in &order {
-            if let Some(key) = self.try_slot(source, slot, pass)? {
+            if let Some(key) = self.try_slot(store, slot, pass)? {
                 return Ok(key);
             }
         }
@@ -132,7 +132,7 @@ impl Luks2Header {
 
     fn try_slot(
         &self,
-        source: &dyn BlockSource,
+        store: &dyn BlockStore,
         slot: &Keyslot,
         pass: &Passphrase,
     ) -> Result<Option<VolumeKey>, UnlockError> {
@@ -140,7 +140,7 @@ impl Luks2Header {
         derive(slot, pass.bytes(), &mut area_key)?;
         let len = (slot.material_len() as usize).div_ceil(AREA_SECTOR) * AREA_SECTOR;
         let mut material = Zeroizing::new(vec![0u8; len]);
-        source
+        store
             .read_at(slot.area_offset, &mut material)
             .map_err(|source| UnlockError::Read {
                 slot: slot.id,

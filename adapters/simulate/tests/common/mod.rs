@@ -5,21 +5,30 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use csc_core::Product;
 use csc_core::der::{Tlv, read_single, tag};
 use csc_simulate::KeyCache;
 
+/// Every product and report version the simulated platform makes.
+pub const EVERY: [(Product, u32); 8] = [
+    (Product::Milan, 2),
+    (Product::Milan, 3),
+    (Product::Milan, 5),
+    (Product::Genoa, 2),
+    (Product::Genoa, 3),
+    (Product::Genoa, 5),
+    (Product::Turin, 3),
+    (Product::Turin, 5),
+];
+
 /// The key cache all tests share.
 pub fn cache() -> KeyCache {
-    KeyCache::open(Path::new(env!("CARGO_TARGET_TMPDIR")).join("csc-simulate-keys")).unwrap()
+    csc_testkit::key_cache()
 }
 
 /// A fresh scratch directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("csc-simulate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    csc_testkit::scratch(&format!("csc-simulate-{name}"))
 }
 
 /// A file of the shared vectors.

@@ -1,12 +1,9 @@
 //! Helpers for the end-to-end tests: images made with csc-mount's public API, the real
-//! `encfs` binary started with an input and stopped with a signal, and checks that nothing is
-//! left mounted or attached. Runs as root (CI does).
+//! `encfs` binary started with an input and stopped with a signal (the sample tree, Azurite and
+//! the checks that nothing is left mounted or attached come from csc-testkit). Runs as root
+//! (CI does).
 
 #![allow(dead_code)]
-
-// The Azurite launcher the Azure client tests use (one copy for the workspace).
-#[path = "../../../../adapters/azure/tests/common/azurite.rs"]
-pub mod azurite;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,38 +13,6 @@ use std::time::{Duration, Instant};
 use csc_mount::image;
 use csc_mount::luks2::{FormatParams, Passphrase};
 use zeroize::Zeroizing;
-
-/// A directory with a few files of known content (xorshift bytes: no two files alike).
-pub fn sample_tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut bytes = |n: usize| {
-        (0..n)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect::<Vec<u8>>()
-    };
-    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
-    for (name, len) in [
-        ("test.txt", 0usize),
-        ("small.bin", 1000),
-        ("sub/medium.bin", 700_000),
-        ("sub/deeper/large.bin", 3_000_001),
-    ] {
-        let data = if name == "test.txt" {
-            b"This is a file inside the filesystem.\n".to_vec()
-        } else {
-            bytes(len)
-        };
-        std::fs::write(root.join(name), &data).unwrap();
-        files.push((PathBuf::from(name), data));
-    }
-    files
-}
 
 /// The 32-byte key file `[byte; 32]`.
 pub fn key(byte: u8) -> Passphrase {
@@ -228,51 +193,6 @@ impl Encfs {
     }
 }
 
-/// Mount table lines that mention `needle`.
-pub fn mounts_with(needle: &Path) -> Vec<String> {
-    let needle = needle.to_string_lossy().to_string();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Loop devices whose backing file lies under `dir`.
-pub fn loops_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let needle = dir.to_string_lossy().to_string();
-    if let Ok(rd) = std::fs::read_dir("/sys/block") {
-        for e in rd.flatten() {
-            let f = e.path().join("loop/backing_file");
-            if let Ok(s) = std::fs::read_to_string(&f)
-                && s.contains(&needle)
-            {
-                out.push(format!("{}: {}", e.file_name().to_string_lossy(), s.trim()));
-            }
-        }
-    }
-    out
-}
-
-/// Asserts nothing is mounted or loop-attached under `dir` (loop devices are released
-/// asynchronously after a lazy unmount: allow a moment).
-pub fn assert_clean(dir: &Path) {
-    let t0 = Instant::now();
-    while (!mounts_with(dir).is_empty() || !loops_under(dir).is_empty())
-        && t0.elapsed() < Duration::from_secs(5)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(mounts_with(dir), Vec::<String>::new(), "mounts left behind");
-    assert_eq!(
-        loops_under(dir),
-        Vec::<String>::new(),
-        "loop devices left behind"
-    );
-}
-
 /// Runs `cmd`, returning its status and combined output.
 pub fn run(cmd: &mut Command) -> (ExitStatus, String) {
     let out = cmd
@@ -286,9 +206,9 @@ pub fn run(cmd: &mut Command) -> (ExitStatus, String) {
 /// Decrypts `img` (key `[byte; 32]`) to a plain ext4 file and runs `e2fsck -fn` on it.
 pub fn fsck(img: &Path, work: &Path, byte: u8) -> (ExitStatus, String) {
     let plain = work.join("fsck.ext4");
-    let source = csc_mount::LocalFile::open(img, false).unwrap();
-    let (header, vk) = image::open(&source, &key(byte)).unwrap();
-    image::decrypt_to(&source, &header, &vk, &plain).unwrap();
+    let store = csc_mount::LocalFile::open(img, false).unwrap();
+    let (header, vk) = image::open(&store, &key(byte)).unwrap();
+    image::decrypt_to(&store, &header, &vk, &plain).unwrap();
     let r = run(Command::new("e2fsck").arg("-fn").arg(&plain));
     std::fs::remove_file(&plain).unwrap();
     r

@@ -260,8 +260,8 @@ mod tests {
 
     #[test]
     fn duplicate_and_case_variant_members_as_go() {
-        // Issue 14: the lexicographically last name used to win; Go takes the last in
-        // document order (checked against Go 1.23's json.Unmarshal into upstream's struct).
+        // Go takes the last matching member in document order (not the lexicographically
+        // last name) (checked against Go 1.23's json.Unmarshal into upstream's struct).
         let r =
             RuntimeDataRequest::parse(br#"{"runtime_data":"!!!","RUNTIME_DATA":"AA=="}"#).unwrap();
         assert_eq!(r.runtime_data, [0]);

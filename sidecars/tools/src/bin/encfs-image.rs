@@ -170,13 +170,13 @@ fn create(args: &Args) -> Result<(), Failure> {
 fn open_image(args: &Args, writable: bool) -> Result<(Arc<LocalFile>, image::Opened), Failure> {
     let path = required(args, "image")?;
     let pass = key_file(args)?;
-    let source = Arc::new(
+    let store = Arc::new(
         LocalFile::open(Path::new(path), writable)
             .map_err(|e| Failure::usage(format!("image {path}: {e}")))?,
     );
-    let opened = image::open(source.as_ref(), &pass)
+    let opened = image::open(store.as_ref(), &pass)
         .map_err(|e| Failure::new(exit::MALFORMED, format!("image {path}: {e}")))?;
-    Ok((source, opened))
+    Ok((store, opened))
 }
 
 fn check(args: &Args) -> Result<(), Failure> {
@@ -228,9 +228,9 @@ fn mount(args: &Args) -> Result<(), Failure> {
         ..CacheConfig::default()
     };
     csc_mount::mount::check_mount_point(&mount_point).map_err(Failure::usage)?;
-    let (source, (header, key)) = open_image(args, rw)?;
+    let (store, (header, key)) = open_image(args, rw)?;
     let mounted = csc_mount::mount(MountRequest {
-        source,
+        store,
         header,
         key,
         mount_point: mount_point.clone(),

@@ -7,20 +7,20 @@ use std::sync::Arc;
 use csc_azure::blob::{BlobAuth, BlobClient};
 use csc_azure::http::HttpClient;
 use csc_azure::identity::{Credential, TokenProvider};
-use csc_mount::source::Counters;
-use csc_mount::{BlockSource, Counting, LocalFile, SourceError};
+use csc_mount::store::Counters;
+use csc_mount::{BlockStore, Counting, LocalFile, StoreError};
 use tokio::runtime::Handle;
 
-use crate::blob::BlobSource;
+use crate::blob::BlobStore;
 use crate::input::{Identity, SourceSpec};
 
 /// The token resource for every storage account (used where upstream's per-account resource
 /// cannot be formed, e.g. emulators on an IP address).
 pub const STORAGE_RESOURCE: &str = "https://storage.azure.com";
 
-/// What opening sources needs: the runtime, one HTTP client and, for private blobs, tokens.
+/// What opening stores needs: the runtime, one HTTP client and, for private blobs, tokens.
 #[derive(Debug)]
-pub struct SourceContext {
+pub struct StoreContext {
     /// Runtime that runs the HTTP connections.
     pub rt: Handle,
     /// HTTP client (trusted roots, deadlines, retries).
@@ -29,7 +29,7 @@ pub struct SourceContext {
     pub tokens: Arc<TokenProvider>,
 }
 
-impl SourceContext {
+impl StoreContext {
     /// A context whose tokens come from workload identity if the environment configures it,
     /// else from IMDS (`imds` overrides its base URL), as upstream chooses.
     pub fn new(rt: Handle, http: HttpClient, identity: &Identity, imds: Option<&str>) -> Self {
@@ -49,8 +49,8 @@ impl SourceContext {
 /// An opened image.
 #[derive(Debug)]
 pub struct Opened {
-    /// The source (counted).
-    pub source: Arc<dyn BlockSource>,
+    /// The store (counted).
+    pub store: Arc<dyn BlockStore>,
     /// Its request counters.
     pub counters: Arc<Counters>,
     /// `PageBlob`, `BlockBlob` or `file`.
@@ -73,13 +73,13 @@ pub fn token_resource(url: &str) -> String {
 }
 
 /// Opens `spec` (read-write when `writable`). Blocking: call it outside the runtime.
-pub fn open(spec: &SourceSpec, writable: bool, ctx: &SourceContext) -> Result<Opened, SourceError> {
+pub fn open(spec: &SourceSpec, writable: bool, ctx: &StoreContext) -> Result<Opened, StoreError> {
     match spec {
         SourceSpec::Local(path) => {
             let counted = Counting::new(LocalFile::open(path, writable)?);
             let counters = counted.counters();
             Ok(Opened {
-                source: Arc::new(counted),
+                store: Arc::new(counted),
                 counters,
                 kind: "file".into(),
             })
@@ -94,13 +94,13 @@ pub fn open(spec: &SourceSpec, writable: bool, ctx: &SourceContext) -> Result<Op
                 BlobAuth::Anonymous
             };
             let client = BlobClient::new(ctx.http.clone(), url, auth)
-                .map_err(|e| SourceError::Remote(e.to_string()))?;
-            let blob = BlobSource::open(client, url, ctx.rt.clone(), writable)?;
+                .map_err(|e| StoreError::Remote(e.to_string()))?;
+            let blob = BlobStore::open(client, url, ctx.rt.clone(), writable)?;
             let kind = blob.blob_type().to_string();
             let counted = Counting::new(blob);
             let counters = counted.counters();
             Ok(Opened {
-                source: Arc::new(counted),
+                store: Arc::new(counted),
                 counters,
                 kind,
             })

@@ -1,14 +1,21 @@
 //! Azurite (the Azure Storage emulator, npm package `azurite`) for blob tests: found on PATH
-//! or installed into the target directory with npm, started over HTTPS with a certificate
+//! or installed under the target directory with npm, started over HTTPS with a certificate
 //! from the emulator's CA and OAuth enabled, stopped on drop.
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use csc_azure::Service;
+use csc_azure::http::{HttpClient, Request};
+use csc_azure::identity::TokenProvider;
 use csc_emulate::Emulator;
+use http::header::HeaderName;
+
+/// The resource bearer tokens for blob storage are asked for.
+pub const STORAGE: &str = "https://storage.azure.com";
 
 /// The well-known development account.
 pub const ACCOUNT: &str = "devstoreaccount1";
@@ -16,6 +23,7 @@ const ACCOUNT_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// A running Azurite blob service.
+#[derive(Debug)]
 pub struct Azurite {
     child: Child,
     port: u16,
@@ -41,7 +49,7 @@ fn binary() -> PathBuf {
     if let Some(p) = on_path("azurite-blob") {
         return p;
     }
-    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("azurite");
+    let prefix = crate::scratch::target_tmp().join("azurite");
     let bin = prefix.join("node_modules/.bin/azurite-blob");
     if !bin.is_file() {
         let status = Command::new("npm")
@@ -146,5 +154,30 @@ impl Azurite {
             "sv={sv}&ss={ss}&srt={srt}&sp={permissions}&se={se}&spr={spr}&sig={}",
             csc_azure::url::query_escape(&sig)
         )
+    }
+
+    /// Creates container `name` with a bearer token from `tokens`; `public` opens it to
+    /// anonymous reads.
+    pub async fn create_container(
+        &self,
+        http: &HttpClient,
+        tokens: &TokenProvider,
+        name: &str,
+        public: bool,
+    ) {
+        let url = format!("{}/{name}?restype=container", self.account_url());
+        let mut req = Request::new(Service::Blob, http::Method::PUT, url)
+            .header(HeaderName::from_static("x-ms-version"), "2020-10-02")
+            .unwrap();
+        if public {
+            req = req
+                .header(
+                    HeaderName::from_static("x-ms-blob-public-access"),
+                    "container",
+                )
+                .unwrap();
+        }
+        let req = tokens.authorize(req, STORAGE).await.unwrap();
+        http.send(req).await.unwrap();
     }
 }

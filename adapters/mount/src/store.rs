@@ -1,4 +1,4 @@
-//! Byte stores a block cache reads from and writes to: the [`BlockSource`] trait, a local-file
+//! Byte stores a block cache reads from and writes to: the [`BlockStore`] trait, a local-file
 //! implementation and a counting wrapper.
 //!
 //! # Threading model
@@ -32,10 +32,10 @@ impl fmt::Display for Version {
     }
 }
 
-/// What can go wrong talking to a block source.
+/// What can go wrong talking to a block store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SourceError {
+pub enum StoreError {
     /// The operating system refused an operation.
     #[error("{op} failed: {source}")]
     Io {
@@ -90,7 +90,7 @@ pub enum SourceError {
 }
 
 /// A remote or local byte store that a block cache sits on.
-pub trait BlockSource: Send + Sync + fmt::Debug {
+pub trait BlockStore: Send + Sync + fmt::Debug {
     /// Size in bytes (fixed for the life of a mount).
     fn size(&self) -> u64;
     /// The version this handle last saw (after open or after its own last write).
@@ -102,11 +102,11 @@ pub trait BlockSource: Send + Sync + fmt::Debug {
     /// Whether writes are allowed.
     fn writable(&self) -> bool;
     /// Reads exactly `buf.len()` bytes at `offset` (one ranged request for remote stores).
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError>;
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError>;
     /// Reads consecutive bytes at `offset` into `bufs`, one after the other, as one request
     /// (the cache loads several blocks at once this way). The default reads into a
     /// temporary buffer and copies.
-    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), StoreError> {
         match bufs {
             [] => Ok(()),
             [one] => self.read_at(offset, one),
@@ -120,16 +120,16 @@ pub trait BlockSource: Send + Sync + fmt::Debug {
         }
     }
     /// Writes `data` at an aligned `offset`. With `if_match`, fails with
-    /// [`SourceError::ConditionFailed`] unless the store is still at that version. Returns the
+    /// [`StoreError::ConditionFailed`] unless the store is still at that version. Returns the
     /// store's version after the write.
     fn write_at(
         &self,
         offset: u64,
         data: &[u8],
         if_match: Option<&Version>,
-    ) -> Result<Option<Version>, SourceError>;
+    ) -> Result<Option<Version>, StoreError>;
     /// Makes every completed write durable.
-    fn flush(&self) -> Result<(), SourceError>;
+    fn flush(&self) -> Result<(), StoreError>;
 }
 
 /// Copies `src` into `bufs`, one after the other (as far as both go).
@@ -145,14 +145,14 @@ pub fn scatter(src: &[u8], bufs: &mut [&mut [u8]]) {
 }
 
 /// Checks that `offset..offset+len` lies within `size`.
-pub(crate) fn check_range(offset: u64, len: u64, size: u64) -> Result<(), SourceError> {
+pub(crate) fn check_range(offset: u64, len: u64, size: u64) -> Result<(), StoreError> {
     match offset.checked_add(len) {
         Some(end) if end <= size => Ok(()),
-        _ => Err(SourceError::OutOfRange { offset, len, size }),
+        _ => Err(StoreError::OutOfRange { offset, len, size }),
     }
 }
 
-/// A local file (or a block device) as a block source. In read-write mode the file is locked (`flock`) so that a
+/// A local file (or a block device) as a block store. In read-write mode the file is locked (`flock`) so that a
 /// second writer fails at open, and its version is derived from (inode, size, mtime) so that a
 /// change by any other process is detected by the conditional write.
 #[derive(Debug)]
@@ -164,10 +164,10 @@ pub struct LocalFile {
     version: std::sync::Mutex<Version>,
 }
 
-fn file_version(file: &File) -> Result<Version, SourceError> {
+fn file_version(file: &File) -> Result<Version, StoreError> {
     let m = file
         .metadata()
-        .map_err(|source| SourceError::Io { op: "stat", source })?;
+        .map_err(|source| StoreError::Io { op: "stat", source })?;
     Ok(Version(format!(
         "{:x}-{:x}-{:x}.{:x}",
         m.ino(),
@@ -179,32 +179,32 @@ fn file_version(file: &File) -> Result<Version, SourceError> {
 
 impl LocalFile {
     /// Opens `path` read-only or read-write.
-    pub fn open(path: &Path, writable: bool) -> Result<Self, SourceError> {
+    pub fn open(path: &Path, writable: bool) -> Result<Self, StoreError> {
         let file = OpenOptions::new()
             .read(true)
             .write(writable)
             .open(path)
-            .map_err(|source| SourceError::Io { op: "open", source })?;
+            .map_err(|source| StoreError::Io { op: "open", source })?;
         if writable {
             use std::os::fd::AsRawFd;
             // SAFETY: flock on a descriptor we own; no memory is passed.
             #[allow(unsafe_code)]
             let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
             if rc != 0 {
-                return Err(SourceError::Locked {
+                return Err(StoreError::Locked {
                     path: path.to_path_buf(),
                 });
             }
         }
         let meta = file
             .metadata()
-            .map_err(|source| SourceError::Io { op: "stat", source })?;
+            .map_err(|source| StoreError::Io { op: "stat", source })?;
         let size = if meta.file_type().is_block_device() {
             // A block device (a disk holding the image) has no length in its metadata.
             use std::io::Seek;
             (&file)
                 .seek(std::io::SeekFrom::End(0))
-                .map_err(|source| SourceError::Io { op: "seek", source })?
+                .map_err(|source| StoreError::Io { op: "seek", source })?
         } else {
             meta.len()
         };
@@ -224,7 +224,7 @@ impl LocalFile {
     }
 }
 
-impl BlockSource for LocalFile {
+impl BlockStore for LocalFile {
     fn size(&self) -> u64 {
         self.size
     }
@@ -237,14 +237,14 @@ impl BlockSource for LocalFile {
         self.writable
     }
 
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         check_range(offset, buf.len() as u64, self.size)?;
         self.file
             .read_exact_at(buf, offset)
-            .map_err(|source| SourceError::Io { op: "read", source })
+            .map_err(|source| StoreError::Io { op: "read", source })
     }
 
-    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), StoreError> {
         let mut at = offset;
         for b in bufs.iter_mut() {
             self.read_at(at, b)?;
@@ -258,9 +258,9 @@ impl BlockSource for LocalFile {
         offset: u64,
         data: &[u8],
         if_match: Option<&Version>,
-    ) -> Result<Option<Version>, SourceError> {
+    ) -> Result<Option<Version>, StoreError> {
         if !self.writable {
-            return Err(SourceError::ReadOnly);
+            return Err(StoreError::ReadOnly);
         }
         let len = data.len() as u64;
         check_range(offset, len, self.size)?;
@@ -268,7 +268,7 @@ impl BlockSource for LocalFile {
         if !offset.is_multiple_of(align)
             || (!len.is_multiple_of(align) && offset + len != self.size)
         {
-            return Err(SourceError::Unaligned {
+            return Err(StoreError::Unaligned {
                 offset,
                 len,
                 alignment: align,
@@ -279,11 +279,11 @@ impl BlockSource for LocalFile {
         let mut current = self
             .version
             .lock()
-            .map_err(|_| SourceError::Remote("version lock poisoned".into()))?;
+            .map_err(|_| StoreError::Remote("version lock poisoned".into()))?;
         if let Some(expected) = if_match {
             let found = file_version(&self.file)?;
             if &found != expected {
-                return Err(SourceError::ConditionFailed {
+                return Err(StoreError::ConditionFailed {
                     expected: expected.clone(),
                     found,
                 });
@@ -291,7 +291,7 @@ impl BlockSource for LocalFile {
         }
         self.file
             .write_all_at(data, offset)
-            .map_err(|source| SourceError::Io {
+            .map_err(|source| StoreError::Io {
                 op: "write",
                 source,
             })?;
@@ -299,27 +299,27 @@ impl BlockSource for LocalFile {
         Ok(Some(current.clone()))
     }
 
-    fn flush(&self) -> Result<(), SourceError> {
+    fn flush(&self) -> Result<(), StoreError> {
         if !self.writable {
             return Ok(());
         }
-        self.file.sync_data().map_err(|source| SourceError::Io {
+        self.file.sync_data().map_err(|source| StoreError::Io {
             op: "fsync",
             source,
         })
     }
 }
 
-/// Request counters of a [`Counting`] source.
+/// Request counters of a [`Counting`] store.
 #[derive(Debug, Default)]
 pub struct Counters {
-    /// Ranged read requests sent to the source.
+    /// Ranged read requests sent to the store.
     pub reads: AtomicU64,
-    /// Bytes read from the source.
+    /// Bytes read from the store.
     pub read_bytes: AtomicU64,
-    /// Write requests sent to the source.
+    /// Write requests sent to the store.
     pub writes: AtomicU64,
-    /// Bytes written to the source.
+    /// Bytes written to the store.
     pub written_bytes: AtomicU64,
 }
 
@@ -333,7 +333,7 @@ impl Counters {
     }
 }
 
-/// Wraps a source and counts the requests that reach it (remote range requests per MiB read is
+/// Wraps a store and counts the requests that reach it (remote range requests per MiB read is
 /// the figure the benchmark reports).
 #[derive(Debug)]
 pub struct Counting<S> {
@@ -341,7 +341,7 @@ pub struct Counting<S> {
     counters: Arc<Counters>,
 }
 
-impl<S: BlockSource> Counting<S> {
+impl<S: BlockStore> Counting<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
         Self {
@@ -356,7 +356,7 @@ impl<S: BlockSource> Counting<S> {
     }
 }
 
-impl<S: BlockSource> BlockSource for Counting<S> {
+impl<S: BlockStore> BlockStore for Counting<S> {
     fn size(&self) -> u64 {
         self.inner.size()
     }
@@ -369,14 +369,14 @@ impl<S: BlockSource> BlockSource for Counting<S> {
     fn writable(&self) -> bool {
         self.inner.writable()
     }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         self.counters
             .read_bytes
             .fetch_add(buf.len() as u64, Ordering::Relaxed);
         self.inner.read_at(offset, buf)
     }
-    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), StoreError> {
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
         self.counters
@@ -389,19 +389,19 @@ impl<S: BlockSource> BlockSource for Counting<S> {
         offset: u64,
         data: &[u8],
         if_match: Option<&Version>,
-    ) -> Result<Option<Version>, SourceError> {
+    ) -> Result<Option<Version>, StoreError> {
         self.counters.writes.fetch_add(1, Ordering::Relaxed);
         self.counters
             .written_bytes
             .fetch_add(data.len() as u64, Ordering::Relaxed);
         self.inner.write_at(offset, data, if_match)
     }
-    fn flush(&self) -> Result<(), SourceError> {
+    fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()
     }
 }
 
-impl<S: BlockSource + ?Sized> BlockSource for Arc<S> {
+impl<S: BlockStore + ?Sized> BlockStore for Arc<S> {
     fn size(&self) -> u64 {
         (**self).size()
     }
@@ -414,10 +414,10 @@ impl<S: BlockSource + ?Sized> BlockSource for Arc<S> {
     fn writable(&self) -> bool {
         (**self).writable()
     }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         (**self).read_at(offset, buf)
     }
-    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), SourceError> {
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> Result<(), StoreError> {
         (**self).read_vectored_at(offset, bufs)
     }
     fn write_at(
@@ -425,10 +425,10 @@ impl<S: BlockSource + ?Sized> BlockSource for Arc<S> {
         offset: u64,
         data: &[u8],
         if_match: Option<&Version>,
-    ) -> Result<Option<Version>, SourceError> {
+    ) -> Result<Option<Version>, StoreError> {
         (**self).write_at(offset, data, if_match)
     }
-    fn flush(&self) -> Result<(), SourceError> {
+    fn flush(&self) -> Result<(), StoreError> {
         (**self).flush()
     }
 }
