@@ -7,8 +7,9 @@
 //!   and hashing of all three certificates),
 //! - `reused_chain`: `Verifier::verify` with the chain already verified (hashing + one ECDSA).
 //!
-//! For reference, `report_signature/p384-crate` is the same check with the p384 crate's own
-//! `VerifyingKey` (which the core does not use: it keeps panic paths, see core/src/verify/ecdsa.rs).
+//! For reference, `report_signature/p384-crate` is the same check called on the p384 crate's
+//! `VerifyingKey` directly (the core's check is that call plus its key and range checks, see
+//! core/src/verify/ecdsa.rs).
 //!
 //! Then `openssl speed ecdsap384 rsa4096` runs, and a table prints operations per second with
 //! the ratio to OpenSSL (for the chain: OpenSSL's time for one RSA-4096 verification plus one
