@@ -31,6 +31,8 @@ pub mod certs;
 pub mod der;
 pub mod endorsement;
 mod error;
+#[cfg(any(feature = "tsmfs", feature = "sevguestfs"))]
+mod fuse;
 mod platform;
 pub mod psp;
 #[cfg(feature = "sevguestfs")]

@@ -26,7 +26,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use csc_core::guest::key::{KEY_REQ_SIZE, KEY_RSP_KEY_OFFSET, KEY_RSP_SIZE};
 use csc_core::guest::report::{REPORT_REQ_SIZE, REPORT_RSP_REPORT_OFFSET};
@@ -35,12 +35,12 @@ use csc_core::guest::{
     REPORT_RESPONSE_BUFFER, ReportMessage, ResponseError, SecretsPage, VmpckId,
 };
 use fuser::{
-    BackgroundSession, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, IoctlFlags, MountOption, OpenFlags, ReplyAttr, ReplyDirectory, ReplyEntry,
-    ReplyIoctl, ReplyOpen, Request,
+    Errno, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, IoctlFlags,
+    OpenFlags, ReplyAttr, ReplyDirectory, ReplyEntry, ReplyIoctl, ReplyOpen, Request,
 };
 use zeroize::Zeroizing;
 
+use crate::fuse::{Mounted, attr};
 use crate::psp::SimulatedPsp;
 
 /// The file's name in the mount.
@@ -102,26 +102,6 @@ struct SevGuestFs {
     channel: Mutex<GuestChannel>,
     fail_next: Arc<AtomicBool>,
     stats: Arc<Stats>,
-}
-
-fn attr(ino: u64, kind: FileType, perm: u16) -> FileAttr {
-    FileAttr {
-        ino: INodeNo(ino),
-        size: 0,
-        blocks: 0,
-        atime: UNIX_EPOCH,
-        mtime: UNIX_EPOCH,
-        ctime: UNIX_EPOCH,
-        crtime: UNIX_EPOCH,
-        kind,
-        perm,
-        nlink: if kind == FileType::Directory { 2 } else { 1 },
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        blksize: 4096,
-        flags: 0,
-    }
 }
 
 /// The caller's memory, as the driver's `copy_from_user`/`copy_to_user` see it.
@@ -339,8 +319,7 @@ impl Filesystem for SevGuestFs {
 
 /// A mounted fake `/dev/sev-guest`; unmounted when dropped.
 pub struct MountedSevGuest {
-    session: Option<BackgroundSession>,
-    mountpoint: PathBuf,
+    mount: Mounted,
     fail_next: Arc<AtomicBool>,
     stats: Arc<Stats>,
 }
@@ -348,7 +327,7 @@ pub struct MountedSevGuest {
 impl std::fmt::Debug for MountedSevGuest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MountedSevGuest")
-            .field("mountpoint", &self.mountpoint)
+            .field("mountpoint", &self.mount.path())
             .finish_non_exhaustive()
     }
 }
@@ -374,18 +353,8 @@ impl MountedSevGuest {
             fail_next: Arc::clone(&fail_next),
             stats: Arc::clone(&stats),
         };
-        let mut config = Config::default();
-        config.mount_options = vec![
-            MountOption::FSName("csc-sevguestfs".into()),
-            MountOption::Subtype("csc-sevguestfs".into()),
-            MountOption::NoExec,
-            MountOption::NoSuid,
-            MountOption::NoDev,
-        ];
-        let session = fuser::spawn_mount(fs, mountpoint, &config)?;
         Ok(MountedSevGuest {
-            session: Some(session),
-            mountpoint: mountpoint.to_path_buf(),
+            mount: Mounted::spawn(fs, mountpoint, "csc-sevguestfs")?,
             fail_next,
             stats,
         })
@@ -393,7 +362,7 @@ impl MountedSevGuest {
 
     /// The device path: pass it where `/dev/sev-guest` would go.
     pub fn device(&self) -> PathBuf {
-        self.mountpoint.join(DEVICE_NAME)
+        self.mount.path().join(DEVICE_NAME)
     }
 
     /// The counters.
@@ -408,24 +377,6 @@ impl MountedSevGuest {
 
     /// Unmounts and waits for the server thread.
     pub fn unmount(mut self) -> io::Result<()> {
-        self.unmount_inner()
-    }
-
-    fn unmount_inner(&mut self) -> io::Result<()> {
-        let Some(session) = self.session.take() else {
-            return Ok(());
-        };
-        session.umount_and_join().inspect_err(|_| {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.mountpoint)
-                .output();
-        })
-    }
-}
-
-impl Drop for MountedSevGuest {
-    fn drop(&mut self) {
-        let _ = self.unmount_inner();
+        self.mount.unmount()
     }
 }

@@ -14,20 +14,21 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use csc_core::abi::size;
 use csc_core::source::{ReportRequest, Vmpl};
 use fuser::{
-    BackgroundSession, Config, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, LockOwner, MountOption, OpenAccMode, OpenFlags, ReplyAttr, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, WriteFlags,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry,
+    ReplyOpen, ReplyWrite, Request, WriteFlags,
 };
 
 use crate::Platform;
+use crate::fuse::{Mounted, attr};
 
 /// Ways the filesystem misbehaves on purpose.
 #[derive(Debug, Clone, Default)]
@@ -96,26 +97,6 @@ struct TsmFs {
     faults: Faults,
     state: Mutex<State>,
     stats: Arc<Stats>,
-}
-
-fn attr(ino: u64, kind: FileType, perm: u16) -> FileAttr {
-    FileAttr {
-        ino: INodeNo(ino),
-        size: 0,
-        blocks: 0,
-        atime: UNIX_EPOCH,
-        mtime: UNIX_EPOCH,
-        ctime: UNIX_EPOCH,
-        crtime: UNIX_EPOCH,
-        kind,
-        perm,
-        nlink: if kind == FileType::Directory { 2 } else { 1 },
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        blksize: 4096,
-        flags: 0,
-    }
 }
 
 /// Splits an inode into (entry id, attribute index); (0, None) is the root.
@@ -479,15 +460,14 @@ impl Filesystem for TsmFs {
 /// A mounted fake configfs-tsm report directory; unmounted when dropped, even while a test is
 /// unwinding from a failed assertion.
 pub struct MountedTsm {
-    session: Option<BackgroundSession>,
-    mountpoint: PathBuf,
+    mount: Mounted,
     stats: Arc<Stats>,
 }
 
 impl std::fmt::Debug for MountedTsm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MountedTsm")
-            .field("mountpoint", &self.mountpoint)
+            .field("mountpoint", &self.mount.path())
             .finish_non_exhaustive()
     }
 }
@@ -503,25 +483,15 @@ impl MountedTsm {
             state: Mutex::new(State::default()),
             stats: Arc::clone(&stats),
         };
-        let mut config = Config::default();
-        config.mount_options = vec![
-            MountOption::FSName("csc-tsmfs".into()),
-            MountOption::Subtype("csc-tsmfs".into()),
-            MountOption::NoExec,
-            MountOption::NoSuid,
-            MountOption::NoDev,
-        ];
-        let session = fuser::spawn_mount(fs, mountpoint, &config)?;
         Ok(MountedTsm {
-            session: Some(session),
-            mountpoint: mountpoint.to_path_buf(),
+            mount: Mounted::spawn(fs, mountpoint, "csc-tsmfs")?,
             stats,
         })
     }
 
     /// Where it is mounted: use this as configfs-tsm's report directory.
     pub fn path(&self) -> &Path {
-        &self.mountpoint
+        self.mount.path()
     }
 
     /// The counters.
@@ -531,30 +501,6 @@ impl MountedTsm {
 
     /// Unmounts and waits for the server thread.
     pub fn unmount(mut self) -> io::Result<()> {
-        self.unmount_inner()
-    }
-
-    fn unmount_inner(&mut self) -> io::Result<()> {
-        let Some(session) = self.session.take() else {
-            return Ok(());
-        };
-        match session.umount_and_join() {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // Busy (a file still open) or already gone: detach it lazily so nothing stays
-                // mounted after the test.
-                let _ = std::process::Command::new("umount")
-                    .arg("-l")
-                    .arg(&self.mountpoint)
-                    .output();
-                Err(e)
-            }
-        }
-    }
-}
-
-impl Drop for MountedTsm {
-    fn drop(&mut self) {
-        let _ = self.unmount_inner();
+        self.mount.unmount()
     }
 }
