@@ -9,7 +9,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -25,12 +25,12 @@ use super::body::{BodyError, MaaRequest, ReleaseRequest, RuntimeDataRequest};
 pub use super::failure::{Failure, ServiceError};
 use super::read_body::read_body;
 use crate::secret::SecretString;
-use crate::server::accept::{OnConnection, accept_loop};
+use crate::server::accept::{OnConnection, serve_and_drain};
 use crate::server::budget::ByteBudget;
-use crate::server::conns::{ConnHandle, Connections};
+use crate::server::conns::ConnHandle;
 use crate::server::drive::drive;
 use crate::server::stream::{ConnState, ConnStream, refuse_http};
-use crate::server::{BODY_BUDGET, REQUEST_DEADLINE, connection_cap};
+use crate::server::{BODY_BUDGET, REQUEST_DEADLINE};
 
 /// What `/attest/combined` returns (field names as upstream, for the Privacy Sandbox KMS).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,8 +243,7 @@ async fn post<S: Service>(
     }
 }
 
-/// How long in-flight requests may run after a shutdown signal.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::server::DRAIN_TIMEOUT;
 
 /// Largest request head (request line and headers) accepted, which also bounds what a
 /// client that trickles its headers holds (cap x 16 KiB).
@@ -299,24 +298,12 @@ pub async fn serve<S: Service>(
     service: Arc<S>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let conns = Connections::new(connection_cap());
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let mut on = HttpConnections {
+    serve_and_drain("HTTP", listener, shutdown, |stop| HttpConnections {
         service,
         budget: ByteBudget::new(BODY_BUDGET),
         stop,
-    };
-    tracing::debug!("HTTP server: at most {} connections", conns.cap());
-    accept_loop(&listener, &conns, shutdown, &mut on).await;
-    drop(listener);
-    let _ = stop_tx.send(true);
-    if tokio::time::timeout(DRAIN_TIMEOUT, conns.wait_empty())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
-        conns.close_all();
-    }
+    })
+    .await;
     Ok(())
 }
 

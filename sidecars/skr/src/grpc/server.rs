@@ -30,10 +30,9 @@ use super::pb::{
 };
 use super::protocol;
 use crate::api::body::{RuntimeDataRequest, decode_base64};
-use crate::api::http::{DRAIN_TIMEOUT, Service, ServiceError};
-use crate::server::accept::{OnConnection, accept_loop};
-use crate::server::connection_cap;
-use crate::server::conns::{ConnHandle, Connections};
+use crate::api::http::{Service, ServiceError};
+use crate::server::accept::{OnConnection, serve_and_drain};
+use crate::server::conns::ConnHandle;
 use crate::server::drive::drive;
 use crate::server::stream::ConnStream;
 
@@ -302,23 +301,11 @@ pub async fn serve<S: Service>(
         reflection_v1,
         reflection_v1alpha,
     };
-    let conns = Connections::new(connection_cap());
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let mut on = GrpcConnections {
+    serve_and_drain("gRPC", listener, shutdown, |stop| GrpcConnections {
         dispatch,
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         stop,
-    };
-    tracing::debug!("gRPC server: at most {} connections", conns.cap());
-    accept_loop(&listener, &conns, shutdown, &mut on).await;
-    drop(listener);
-    let _ = stop_tx.send(true);
-    if tokio::time::timeout(DRAIN_TIMEOUT, conns.wait_empty())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
-        conns.close_all();
-    }
+    })
+    .await;
     Ok(())
 }

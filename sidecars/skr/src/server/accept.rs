@@ -61,6 +61,33 @@ pub trait OnConnection: Send {
     fn refuse(&mut self, stream: TcpStream);
 }
 
+/// Serves a listener until `shutdown` completes: at most [`super::connection_cap`] connections,
+/// each handled by what `make` returns (given a receiver that turns true when the server
+/// stops); then the listener closes, open connections are told to finish, and those still
+/// open after [`super::DRAIN_TIMEOUT`] are closed. `what` names the server in the log.
+pub async fn serve_and_drain<H: OnConnection>(
+    what: &str,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    make: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> H,
+) {
+    let conns = Connections::new(super::connection_cap());
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut on = make(stop);
+    tracing::debug!("{what} server: at most {} connections", conns.cap());
+    accept_loop(&listener, &conns, shutdown, &mut on).await;
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = super::DRAIN_TIMEOUT;
+    if tokio::time::timeout(drain, conns.wait_empty())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after {drain:?}; closing them");
+        conns.close_all();
+    }
+}
+
 /// Accepts until `shutdown` completes.
 pub async fn accept_loop(
     listener: &TcpListener,

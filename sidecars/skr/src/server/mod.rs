@@ -24,6 +24,9 @@ pub use limits::connection_cap;
 /// counted from its first byte.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 
+/// How long in-flight requests may run after a shutdown signal.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Total bytes of request bodies over 16 KiB held in memory across all connections.
 pub const BODY_BUDGET: usize = 24 * 1024 * 1024;
 
