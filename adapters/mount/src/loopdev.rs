@@ -192,7 +192,9 @@ impl LoopDevice {
 
     /// Detaches the file.
     pub fn detach(mut self) -> io::Result<()> {
-        self.clear()
+        self.clear()?;
+        wait_released(&self.path);
+        Ok(())
     }
 
     fn clear(&mut self) -> io::Result<()> {
@@ -213,6 +215,24 @@ impl LoopDevice {
             }
         }
     }
+}
+
+/// After LOOP_CLR_FD the kernel lets go of the backing file when the device's last opener
+/// has closed it, which can be a moment after our close returns; until then whatever serves
+/// that file (the FUSE file of a userspace mount) is busy and cannot be unmounted. Waits up to
+/// 5 s for sysfs to show the device without a backing file.
+fn wait_released(dev: &Path) {
+    let Some(name) = dev.file_name() else {
+        return;
+    };
+    let backing = Path::new("/sys/block").join(name).join("loop/backing_file");
+    for _ in 0..250 {
+        if !backing.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tracing::warn!(device = %dev.display(), "loop device still holds its backing file after 5 s");
 }
 
 impl Drop for LoopDevice {
