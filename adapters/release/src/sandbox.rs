@@ -107,16 +107,12 @@ impl Sandbox {
         let chain = platform.chain();
         let ark_der = chain.ark.to_vec();
         let product = platform.product();
-        let thim = ThimCerts {
-            vcek_cert: csc_simulate::pem(chain.vcek),
-            tcbm: format!("{:016X}", platform.reported_tcb().raw()),
-            certificate_chain: format!(
-                "{}{}",
-                csc_simulate::pem(chain.ask),
-                csc_simulate::pem(chain.ark)
-            ),
-            cache_control: "86400".into(),
-        };
+        let thim = ThimCerts::new(
+            csc_simulate::pem(chain.vcek),
+            platform.reported_tcb().raw(),
+            &csc_simulate::pem(chain.ask),
+            &csc_simulate::pem(chain.ark),
+        );
         let mut kds = KdsStore::new();
         kds.insert_vcek(
             product,

@@ -92,16 +92,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let platform = Platform::new(config, &cache).map_err(Failure::usage)?;
     eprintln!("{}", csc_simulate::WARNING);
     let chain = platform.chain();
-    let thim = ThimCerts {
-        vcek_cert: csc_simulate::pem(chain.vcek),
-        tcbm: format!("{:016X}", platform.reported_tcb().raw()),
-        certificate_chain: format!(
-            "{}{}",
-            csc_simulate::pem(chain.ask),
-            csc_simulate::pem(chain.ark)
-        ),
-        cache_control: "86400".into(),
-    };
+    let thim = ThimCerts::new(
+        csc_simulate::pem(chain.vcek),
+        platform.reported_tcb().raw(),
+        &csc_simulate::pem(chain.ask),
+        &csc_simulate::pem(chain.ark),
+    );
     let signer = UvmSigner::open(&cache).map_err(Failure::usage)?;
     let endorsement = signer
         .endorse(&platform.config().measurement, platform.config().guest_svn)

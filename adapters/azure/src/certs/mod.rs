@@ -41,6 +41,17 @@ pub struct ThimCerts {
 }
 
 impl ThimCerts {
+    /// THIM's answer for a VCEK (PEM), the TCB it is for and its ASK and ARK (PEM), cached for
+    /// a day as IMDS says.
+    pub fn new(vcek_pem: String, tcb: u64, ask_pem: &str, ark_pem: &str) -> Self {
+        ThimCerts {
+            vcek_cert: vcek_pem,
+            tcbm: format!("{tcb:016X}"),
+            certificate_chain: format!("{ask_pem}{ark_pem}"),
+            cache_control: "86400".into(),
+        }
+    }
+
     /// Parses THIM JSON (unknown fields ignored).
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         serde_json::from_slice(bytes).map_err(|e| Error::malformed(Service::Thim, "THIM JSON", e))
