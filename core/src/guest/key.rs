@@ -14,7 +14,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::error::{RequestError, ResponseError};
 use super::header::MessageType;
-use super::status::FirmwareStatus;
+use super::status::check_response_status;
 use crate::source::Vmpl;
 
 /// Size of MSG_KEY_REQ.
@@ -331,16 +331,7 @@ pub fn parse_key_response(plain: &[u8]) -> Result<DerivedKey, ResponseError> {
         expected,
         actual: plain.len(),
     };
-    let status = plain
-        .first_chunk::<4>()
-        .map(|b| u32::from_le_bytes(*b))
-        .ok_or(short(4))?;
-    if status != 0 {
-        return Err(ResponseError::Status {
-            message: MessageType::KEY_RSP,
-            status: FirmwareStatus(status),
-        });
-    }
+    check_response_status(plain, MessageType::KEY_RSP)?;
     let key = plain
         .get(KEY_RSP_KEY_OFFSET..KEY_RSP_SIZE)
         .and_then(|k| <[u8; DERIVED_KEY_SIZE]>::try_from(k).ok())

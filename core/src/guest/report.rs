@@ -11,7 +11,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 use super::error::{RequestError, ResponseError};
 use super::header::MessageType;
 use super::key::KeySelect;
-use super::status::FirmwareStatus;
+use super::status::check_response_status;
 use crate::abi::{REPORT_SIZE, size};
 use crate::report::Report;
 use crate::source::{ReportRequest, Vmpl};
@@ -110,16 +110,7 @@ pub fn parse_report_response(plain: &[u8]) -> Result<Report<'_>, ResponseError> 
         expected,
         actual: plain.len(),
     };
-    let status = plain
-        .first_chunk::<4>()
-        .map(|b| u32::from_le_bytes(*b))
-        .ok_or(short(4))?;
-    if status != 0 {
-        return Err(ResponseError::Status {
-            message: MessageType::REPORT_RSP,
-            status: FirmwareStatus(status),
-        });
-    }
+    check_response_status(plain, MessageType::REPORT_RSP)?;
     let report_size = plain
         .get(4..8)
         .and_then(|b| <[u8; 4]>::try_from(b).ok())

@@ -6,6 +6,9 @@
 
 use core::fmt;
 
+use super::error::ResponseError;
+use super::header::MessageType;
+
 /// A firmware status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FirmwareStatus(pub u32);
@@ -79,6 +82,29 @@ impl fmt::Display for FirmwareStatus {
             None => write!(f, "0x{:x}", self.0),
         }
     }
+}
+
+/// Reads the STATUS word that starts a decrypted response payload (`message`): Ok if it is
+/// SUCCESS, else the firmware's refusal; a payload too short to hold it is a length error.
+pub(crate) fn check_response_status(
+    plain: &[u8],
+    message: MessageType,
+) -> Result<(), ResponseError> {
+    let status = plain
+        .first_chunk::<4>()
+        .map(|b| u32::from_le_bytes(*b))
+        .ok_or(ResponseError::PayloadLength {
+            message,
+            expected: 4,
+            actual: plain.len(),
+        })?;
+    if status != 0 {
+        return Err(ResponseError::Status {
+            message,
+            status: FirmwareStatus(status),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
