@@ -68,6 +68,43 @@ impl ReportRequest {
     pub fn for_runtime_data(runtime_data: &[u8], vmpl: Vmpl) -> Self {
         Self::new(crate::runtime::report_data_for(runtime_data), vmpl)
     }
+
+    /// Checks that `report` answers this request: the same REPORT_DATA, made at this VMPL.
+    pub fn check_answer(&self, report: &Report<'_>) -> Result<(), AnswerMismatch> {
+        if let Some(offset) = report
+            .report_data()
+            .iter()
+            .zip(self.report_data.iter())
+            .position(|(a, b)| a != b)
+        {
+            return Err(AnswerMismatch::ReportData { offset });
+        }
+        if report.vmpl() != u32::from(self.vmpl.get()) {
+            return Err(AnswerMismatch::Vmpl {
+                expected: self.vmpl.get(),
+                actual: report.vmpl(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// How a report fails to answer its [`ReportRequest`] (each caller reports it in its own
+/// error type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerMismatch {
+    /// REPORT_DATA differs, first at this offset.
+    ReportData {
+        /// Offset of the first differing byte within REPORT_DATA.
+        offset: usize,
+    },
+    /// The report was made at another VMPL.
+    Vmpl {
+        /// The VMPL requested.
+        expected: u8,
+        /// The report's VMPL field.
+        actual: u32,
+    },
 }
 
 /// The error of a report source: printable, and able to say how large a certificate buffer an
@@ -192,20 +229,10 @@ fn check<'b, E>(
     buf: &'b [u8; REPORT_SIZE],
 ) -> Result<Report<'b>, FetchError<E>> {
     let report = Report::parse(buf).map_err(FetchError::Report)?;
-    if let Some(offset) = report
-        .report_data()
-        .iter()
-        .zip(request.report_data.iter())
-        .position(|(a, b)| a != b)
-    {
-        return Err(FetchError::ReportDataMismatch { offset });
-    }
-    if report.vmpl() != u32::from(request.vmpl.get()) {
-        return Err(FetchError::VmplMismatch {
-            expected: request.vmpl.get(),
-            actual: report.vmpl(),
-        });
-    }
+    request.check_answer(&report).map_err(|m| match m {
+        AnswerMismatch::ReportData { offset } => FetchError::ReportDataMismatch { offset },
+        AnswerMismatch::Vmpl { expected, actual } => FetchError::VmplMismatch { expected, actual },
+    })?;
     Ok(report)
 }
 

@@ -14,7 +14,7 @@ use super::key::KeySelect;
 use super::status::check_response_status;
 use crate::abi::{REPORT_SIZE, size};
 use crate::report::Report;
-use crate::source::{ReportRequest, Vmpl};
+use crate::source::{AnswerMismatch, ReportRequest, Vmpl};
 
 /// Size of MSG_REPORT_REQ.
 pub const REPORT_REQ_SIZE: usize = 0x60;
@@ -129,21 +129,12 @@ pub fn parse_report_response(plain: &[u8]) -> Result<Report<'_>, ResponseError> 
 
 /// Checks that `report` answers `request`: same REPORT_DATA, same VMPL.
 pub fn check_binding(report: &Report<'_>, request: &ReportRequest) -> Result<(), ResponseError> {
-    if let Some(offset) = report
-        .report_data()
-        .iter()
-        .zip(request.report_data.iter())
-        .position(|(a, b)| a != b)
-    {
-        return Err(ResponseError::ReportDataMismatch { offset });
-    }
-    if report.vmpl() != u32::from(request.vmpl.get()) {
-        return Err(ResponseError::VmplMismatch {
-            expected: request.vmpl.get(),
-            actual: report.vmpl(),
-        });
-    }
-    Ok(())
+    request.check_answer(report).map_err(|m| match m {
+        AnswerMismatch::ReportData { offset } => ResponseError::ReportDataMismatch { offset },
+        AnswerMismatch::Vmpl { expected, actual } => {
+            ResponseError::VmplMismatch { expected, actual }
+        }
+    })
 }
 
 #[cfg(test)]
